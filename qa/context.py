@@ -1,0 +1,103 @@
+"""Pick the evidence sentences that go into the prompt and number them [1]..[n].
+
+Why sentences and not chunks: the local model reads ~45 tokens/s, so a prompt of six sentences answers in a
+few seconds where five whole chunks would take half a minute; and a sentence is exactly what a citation
+quotes. Sentences are scored against the question with the same e5 model used for retrieval.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from qa.types import Evidence, Passage
+from vectorstore.store import NewsStore
+
+
+class ArticleTextCache:
+    """Raw article texts by (doc id, chunk span), small LRU: the same few articles answer most questions."""
+
+    def __init__(self, size: int = 256) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, store: NewsStore, doc_id: str) -> str:
+        key = (id(store), doc_id)
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        found = store.get_article(doc_id)
+        text = found[0] if found else ""
+        with self._lock:
+            self._items[key] = text
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return text
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+ARTICLE_TEXTS = ArticleTextCache()
+
+
+def candidate_sentences(store: NewsStore, passages: Sequence[Passage]) -> list[tuple[Passage, int, int, str]]:
+    """Every distinct sentence of the passages, as (passage, start, end, text)."""
+    seen: set[tuple[str, int]] = set()
+    out: list[tuple[Passage, int, int, str]] = []
+    for p in passages:
+        raw = ARTICLE_TEXTS.get(store, p.doc_id)
+        spans = p.sentence_spans or ((p.start, p.end),)
+        for s, e in spans:
+            if (p.doc_id, s) in seen:
+                continue
+            seen.add((p.doc_id, s))
+            text = raw[s:e] if raw and e <= len(raw) else ""
+            if text.strip():
+                out.append((p, s, e, text))
+    return out
+
+
+def select_evidence(
+    store: NewsStore,
+    embedder: Any,
+    query_vector: np.ndarray,
+    passages: Sequence[Passage],
+    max_sentences: int = 6,
+) -> list[Evidence]:
+    """Top sentences by similarity to the question, renumbered in reading order within each article."""
+    candidates = candidate_sentences(store, passages)
+    if not candidates:
+        return []
+    vectors = embedder.encode_passages([c[3] for c in candidates])
+    sims = vectors @ np.asarray(query_vector, dtype=np.float32)
+    best_passage = max(p.score for p in passages) or 1.0
+    scores = [float(sim) + 0.05 * (c[0].score / best_passage) for sim, c in zip(sims, candidates, strict=True)]
+    order = sorted(range(len(candidates)), key=scores.__getitem__, reverse=True)[:max_sentences]
+    doc_rank = {p.doc_id: i for i, p in reversed(list(enumerate(passages)))}
+    order.sort(key=lambda i: (doc_rank[candidates[i][0].doc_id], candidates[i][1]))
+    evidence = []
+    for n, i in enumerate(order, start=1):
+        p, s, e, text = candidates[i]
+        evidence.append(
+            Evidence(
+                n=n,
+                doc_id=p.doc_id,
+                quote=text,
+                start=s,
+                end=e,
+                score=float(sims[i]),
+                title=p.title,
+                outlet=p.outlet,
+                published=p.published,
+                url=p.url,
+            )
+        )
+    return evidence

