@@ -22,6 +22,8 @@ from qa.types import Citation, Evidence, Language
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _LEADING_MARKERS = re.compile(r"^\s*((?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*)+)")
 _SPACES = re.compile(r"\s+")
+# A marker group followed by the start of a new sentence ("... Juni [1] Lalu ...", "«...» [1] «...»").
+_AFTER_MARKERS = re.compile(r"(?<=\])\s+(?=[«\"“A-Z0-9])|(?<=:)\s+(?=«)")
 
 
 @dataclass
@@ -43,7 +45,7 @@ def strip_markers(sentence: str) -> str:
 def split_answer(text: str, language: Language) -> list[str]:
     """Sentences of an answer, with markers that a splitter put at the start of the next sentence
     ("... Juni. [1] Lalu ...") moved back to the sentence they belong to."""
-    pieces = [s.strip() for s in segment(language, text) if s.strip()]
+    pieces = [p.strip() for s in segment(language, text) for p in _AFTER_MARKERS.split(s) if p.strip()]
     out: list[str] = []
     for piece in pieces:
         m = _LEADING_MARKERS.match(piece)

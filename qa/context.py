@@ -48,6 +48,32 @@ class ArticleTextCache:
 ARTICLE_TEXTS = ArticleTextCache()
 
 
+class SentenceVectorCache:
+    """Passage vectors of evidence sentences, keyed by (doc id, start, text): the same articles answer
+    most questions, and encoding their sentences is the largest cost between retrieval and generation."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self._size = size
+        self._items: OrderedDict[tuple[str, int, str], np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def encode(self, embedder: Any, keys: Sequence[tuple[str, int, str]]) -> np.ndarray:
+        with self._lock:
+            missing = [k for k in dict.fromkeys(keys) if k not in self._items]
+        if missing:
+            fresh = embedder.encode_passages([k[2] for k in missing])
+            with self._lock:
+                for key, vec in zip(missing, fresh, strict=True):
+                    self._items[key] = vec
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+        with self._lock:
+            return np.stack([self._items[k] for k in keys])
+
+
+SENTENCE_VECTORS = SentenceVectorCache()
+
+
 def candidate_sentences(store: NewsStore, passages: Sequence[Passage]) -> list[tuple[Passage, int, int, str]]:
     """Every distinct sentence of the passages, as (passage, start, end, text)."""
     seen: set[tuple[str, int]] = set()
@@ -76,7 +102,7 @@ def select_evidence(
     candidates = candidate_sentences(store, passages)
     if not candidates:
         return []
-    vectors = embedder.encode_passages([c[3] for c in candidates])
+    vectors = SENTENCE_VECTORS.encode(embedder, [(c[0].doc_id, c[1], c[3]) for c in candidates])
     sims = vectors @ np.asarray(query_vector, dtype=np.float32)
     best_passage = max(p.score for p in passages) or 1.0
     scores = [float(sim) + 0.05 * (c[0].score / best_passage) for sim, c in zip(sims, candidates, strict=True)]

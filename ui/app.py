@@ -74,7 +74,27 @@ window.__nqaOpen = function (id) {
   if (!card) return false;
   const details = card.querySelector('details');
   if (details) details.open = true;
-  card.scrollIntoView({behavior: 'smooth', block: 'start'});
+  // Scroll the article so its highlighted passage is visible, then the panel (not the page) to the card,
+  // so the answer being read stays where it is.
+  const body = card.querySelector('.nqa-body');
+  const mark = body && body.querySelector('mark.nqa-hl-primary');
+  if (mark) {
+    body.scrollTop += mark.getBoundingClientRect().top - body.getBoundingClientRect().top - 24;
+  }
+  let box = card.parentElement;
+  while (box && box !== document.body) {
+    const overflow = getComputedStyle(box).overflowY;
+    if ((overflow === 'auto' || overflow === 'scroll') && box.scrollHeight > box.clientHeight + 1) break;
+    box = box.parentElement;
+  }
+  if (box && box !== document.body) {
+    const top = card.getBoundingClientRect().top - box.getBoundingClientRect().top + box.scrollTop - 8;
+    box.scrollTo({top: top, behavior: 'smooth'});
+    const r = box.getBoundingClientRect();
+    if (r.bottom < 0 || r.top > window.innerHeight) box.scrollIntoView({block: 'nearest'});
+  } else {
+    card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+  }
   card.classList.add('nqa-flash');
   setTimeout(function () { card.classList.remove('nqa-flash'); }, 1600);
   return true;
@@ -99,7 +119,8 @@ watch('value', function () {
 # Browser language -> interface language, before the Python side renders the labels.
 DETECT_LANG_JS = """
 (lang, shown, past) => {
-  const langs = (navigator.languages && navigator.languages.length) ? navigator.languages : [navigator.language];
+  const langs = (navigator.languages && navigator.languages.length)
+    ? navigator.languages : [navigator.language];
   const first = String(langs[0] || '').toLowerCase();
   return [first.startsWith('en') ? 'en' : 'id', shown, past];
 }
@@ -125,7 +146,7 @@ def safe_filename(name: str, default: str = "upload") -> str:
     recognises it. The stem is kept because it becomes the article id: re-uploading the same file updates it.
     """
     base = re.split(r"[\\/]", str(name))[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    base = "".join(ch for ch in unicodedata.normalize("NFKD", base) if not unicodedata.combining(ch))
     stem, dot, suffix = base.rpartition(".")
     if not dot:
         stem, suffix = base, ""

@@ -46,7 +46,8 @@ MONTHS: dict[UILang, tuple[str, ...]] = {
 TEXT: dict[UILang, dict[str, str]] = {
     "id": {
         "title": "Tanya Berita",
-        "subtitle": "Tanya jawab atas arsip berita Indonesia — setiap jawaban disertai sumber yang bisa dicek.",
+        "subtitle": "Tanya jawab atas arsip berita Indonesia — setiap jawaban disertai sumber yang bisa "
+        "dicek.",
         "chat_label": "Percakapan",
         "chat_placeholder": "Ajukan pertanyaan tentang berita dalam bahasa Indonesia atau Inggris.",
         "question_label": "Pertanyaan",
@@ -91,8 +92,8 @@ TEXT: dict[UILang, dict[str, str]] = {
         "error_question": "Pertanyaan tidak dapat diproses: {msg}",
         "error_dates": "Tanggal tidak valid: {msg}. Gunakan format TTTT-BB-HH, misalnya 2024-11-30.",
         "error_store": "Arsip berita sedang tidak dapat diakses ({msg}). Coba lagi sebentar lagi.",
-        "error_other": "Terjadi kesalahan saat menjawab ({msg}). Jika arsip (Chroma) sedang mati, nyalakan lagi "
-        "lalu coba kembali.",
+        "error_other": "Terjadi kesalahan saat menjawab ({msg}). Jika arsip (Chroma) sedang mati, "
+        "nyalakan lagi lalu coba kembali.",
         "error_title": "Terjadi kesalahan",
         # upload report
         "up_none": "Pilih satu atau lebih berkas terlebih dahulu.",
@@ -108,8 +109,8 @@ TEXT: dict[UILang, dict[str, str]] = {
         "up_chunks_1": "1 potongan",
         "up_articles": "{n} artikel",
         "up_articles_1": "1 artikel",
-        "up_summary": "Selesai: {new} baru, {updated} diperbarui, {unchanged} tidak berubah, {skipped} dilewati, "
-        "{refused} ditolak.",
+        "up_summary": "Selesai: {new} baru, {updated} diperbarui, {unchanged} tidak berubah, "
+        "{skipped} dilewati, {refused} ditolak.",
         "up_progress": "Memproses {name}",
         "up_failed": "gagal: {msg}",
         "up_title": "Hasil unggahan",
@@ -160,8 +161,8 @@ TEXT: dict[UILang, dict[str, str]] = {
         "error_question": "The question cannot be processed: {msg}",
         "error_dates": "Invalid date: {msg}. Use the YYYY-MM-DD format, for example 2024-11-30.",
         "error_store": "The news archive cannot be reached right now ({msg}). Try again in a moment.",
-        "error_other": "Something went wrong while answering ({msg}). If the archive (Chroma) is down, start it "
-        "again and retry.",
+        "error_other": "Something went wrong while answering ({msg}). If the archive (Chroma) is down, "
+        "start it again and retry.",
         "error_title": "Something went wrong",
         "up_none": "Choose one or more files first.",
         "up_refused_type": "refused: {suffix} files are not supported (only {allowed})",

@@ -349,8 +349,9 @@ class UploadLine:
 def render_upload_report(lines: Sequence[UploadLine], summary: str, lang: str) -> str:
     icons = {"new": "✓", "updated": "↻", "unchanged": "=", "skipped": "–", "refused": "✕", "failed": "✕"}
     rows = "".join(
-        f'<li class="nqa-up nqa-up-{esc(line.status)}"><span class="nqa-up-icon">{icons.get(line.status, "·")}'
-        f'</span><span class="nqa-up-name">{esc(line.name)}</span> '
+        f'<li class="nqa-up nqa-up-{esc(line.status)}">'
+        f'<span class="nqa-up-icon">{icons.get(line.status, "·")}</span>'
+        f'<span class="nqa-up-name">{esc(line.name)}</span> '
         f'<span class="nqa-up-detail">{esc(line.detail)}</span></li>'
         for line in lines
     )
@@ -384,8 +385,9 @@ CSS = """
   border-radius: 50%; border: 2px solid var(--color-accent); border-right-color: transparent;
   animation: nqa-spin 0.8s linear infinite; vertical-align: -1px; }
 @keyframes nqa-spin { to { transform: rotate(360deg); } }
-.nqa-skeleton { height: 86px; border-radius: 10px; margin: 10px 0; background: linear-gradient(90deg,
-  var(--background-fill-secondary) 25%, var(--border-color-primary) 50%, var(--background-fill-secondary) 75%);
+.nqa-skeleton { height: 86px; border-radius: 10px; margin: 10px 0;
+  background: linear-gradient(90deg, var(--background-fill-secondary) 25%,
+    var(--border-color-primary) 50%, var(--background-fill-secondary) 75%);
   background-size: 200% 100%; animation: nqa-shimmer 1.2s infinite; }
 @keyframes nqa-shimmer { to { background-position: -200% 0; } }
 .nqa-asked { font-style: italic; color: var(--body-text-color-subdued); }
