@@ -11,7 +11,16 @@ Names are imported lazily so that ``import qa.settings`` (and ``newsqa --help``)
 
 from typing import Any
 
-__all__ = ["Answer", "AnswerEvent", "Citation", "EvidenceEvent", "QuestionError", "TokenEvent", "answer", "stream"]
+__all__ = [
+    "Answer",
+    "AnswerEvent",
+    "Citation",
+    "EvidenceEvent",
+    "QuestionError",
+    "TokenEvent",
+    "answer",
+    "stream",
+]
 
 
 def __getattr__(name: str) -> Any:

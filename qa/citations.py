@@ -75,7 +75,9 @@ def verify_citations(
     claims = [i for i, b in enumerate(bodies) if b and not _is_lead_in(b)]
     invalid: list[int] = []
     if claims and evidence:
-        vecs = embedder.encode_symmetric([bodies[i].strip("«»") for i in claims] + [ev.quote for ev in evidence])
+        vecs = embedder.encode_symmetric(
+            [bodies[i].strip("«»") for i in claims] + [ev.quote for ev in evidence]
+        )
         sims = vecs[: len(claims)] @ vecs[len(claims) :].T
     else:
         sims = np.zeros((len(claims), len(evidence)))

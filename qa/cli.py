@@ -48,7 +48,10 @@ def friendly_errors(func: F) -> F:
 
 
 store_option = click.option(
-    "--store", type=click.Path(path_type=Path), default=None, help="Store folder (default: $NEWSQA_STORE or .newsqa/store)"
+    "--store",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Store folder (default: $NEWSQA_STORE or .newsqa/store)",
 )
 
 

@@ -98,17 +98,18 @@ def select_evidence(
     passages: Sequence[Passage],
     max_sentences: int = 6,
 ) -> list[Evidence]:
-    """Top sentences by similarity to the question, renumbered in reading order within each article."""
+    """Top sentences by similarity to the question, numbered [1]..[n] from the strongest."""
     candidates = candidate_sentences(store, passages)
     if not candidates:
         return []
     vectors = SENTENCE_VECTORS.encode(embedder, [(c[0].doc_id, c[1], c[3]) for c in candidates])
     sims = vectors @ np.asarray(query_vector, dtype=np.float32)
     best_passage = max(p.score for p in passages) or 1.0
-    scores = [float(sim) + 0.05 * (c[0].score / best_passage) for sim, c in zip(sims, candidates, strict=True)]
+    scores = [
+        float(sim) + 0.05 * (c[0].score / best_passage) for sim, c in zip(sims, candidates, strict=True)
+    ]
+    # Best first: a small model leans on [1], so [1] should be the strongest evidence.
     order = sorted(range(len(candidates)), key=scores.__getitem__, reverse=True)[:max_sentences]
-    doc_rank = {p.doc_id: i for i, p in reversed(list(enumerate(passages)))}
-    order.sort(key=lambda i: (doc_rank[candidates[i][0].doc_id], candidates[i][1]))
     evidence = []
     for n, i in enumerate(order, start=1):
         p, s, e, text = candidates[i]

@@ -113,7 +113,9 @@ def corpus_store(settings: Settings, corpus: Path) -> Path:
         if f.is_file():
             h.update(f.name.encode())
             h.update(f.read_bytes())
-    h.update(f"{settings.embedding_model}|{settings.chunk_tokens}|{settings.chunk_overlap_sentences}".encode())
+    h.update(
+        f"{settings.embedding_model}|{settings.chunk_tokens}|{settings.chunk_overlap_sentences}".encode()
+    )
     return Path(".newsqa") / "eval-stores" / h.hexdigest()[:16]
 
 

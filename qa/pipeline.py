@@ -19,7 +19,7 @@ from typing import Any
 
 from qa.backends.base import Backend, BackendError
 from qa.backends.extractive import ExtractiveBackend
-from qa.citations import verify_citations
+from qa.citations import MARKER, verify_citations
 from qa.context import select_evidence
 from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
@@ -29,7 +29,8 @@ from qa.retrieval import HybridSearcher
 from qa.settings import Settings, get_settings
 from qa.types import Answer, Citation, Evidence, Language, Passage
 from vectorstore.embeddings import get_embedder
-from vectorstore.store import NewsStore, make_client
+from vectorstore.service import open_store
+from vectorstore.store import NewsStore
 
 REFUSAL: dict[Language, str] = {
     "id": "Maaf, artikel yang tersedia tidak memuat jawaban untuk pertanyaan ini.",
@@ -107,11 +108,7 @@ class QAService:
     def store(self) -> NewsStore:
         with self._lock:
             if self._store is None:
-                s = self.settings
-                client = make_client(s.store, s.chroma_host, s.chroma_port)
-                self._store = NewsStore(
-                    client, s.collection, self.embedder.model_name, self.embedder.dimension, create=False
-                )
+                self._store = open_store(self.settings, create=False)
             return self._store
 
     def searcher(self) -> HybridSearcher:
@@ -213,7 +210,8 @@ class QAService:
             yield TokenEvent("".join(pieces))
         timings["first_token_s"] = first_token if first_token is not None else time.perf_counter() - started
         raw = "".join(pieces).strip()
-        if not raw or NO_ANSWER in raw or (base.backend != "extractive" and _MODEL_REFUSAL.search(raw)):
+        model_refused = base.backend != "extractive" and not MARKER.search(raw) and _MODEL_REFUSAL.search(raw)
+        if not raw or NO_ANSWER in raw or model_refused:
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
         checked = verify_citations(raw, evidence, embedder, language, s.support_threshold)

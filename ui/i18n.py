@@ -92,6 +92,8 @@ TEXT: dict[UILang, dict[str, str]] = {
         "error_question": "Pertanyaan tidak dapat diproses: {msg}",
         "error_dates": "Tanggal tidak valid: {msg}. Gunakan format TTTT-BB-HH, misalnya 2024-11-30.",
         "error_store": "Arsip berita sedang tidak dapat diakses ({msg}). Coba lagi sebentar lagi.",
+        "error_empty": "Arsip masih kosong. Tambahkan artikel lewat “Tambah artikel” di bawah atau "
+        "jalankan `newsqa ingest`.",
         "error_other": "Terjadi kesalahan saat menjawab ({msg}). Jika arsip (Chroma) sedang mati, "
         "nyalakan lagi lalu coba kembali.",
         "error_title": "Terjadi kesalahan",
@@ -161,6 +163,7 @@ TEXT: dict[UILang, dict[str, str]] = {
         "error_question": "The question cannot be processed: {msg}",
         "error_dates": "Invalid date: {msg}. Use the YYYY-MM-DD format, for example 2024-11-30.",
         "error_store": "The news archive cannot be reached right now ({msg}). Try again in a moment.",
+        "error_empty": "The archive is empty. Add articles with “Add articles” below or run `newsqa ingest`.",
         "error_other": "Something went wrong while answering ({msg}). If the archive (Chroma) is down, "
         "start it again and retry.",
         "error_title": "Something went wrong",

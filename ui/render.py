@@ -180,13 +180,12 @@ def _card(
         meta.append(f'<span class="nqa-docid-inline">{esc(doc_id)}</span>')
     if isinstance(score, int | float):
         meta.append(f'<span class="nqa-score">{esc(t(lang, "score"))} {float(score):.2f}</span>')
+    if url:
+        meta.append(
+            f'<a class="nqa-url" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
+            f"{esc(t(lang, 'open_original'))} ↗</a>"
+        )
     badge = f'<span class="nqa-badge">{number}</span>' if number is not None else ""
-    link = (
-        f'<a class="nqa-url" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
-        f"{esc(t(lang, 'open_original'))} ↗</a>"
-        if url
-        else ""
-    )
 
     raw = articles.get(doc_id)
     if raw is None:
@@ -215,8 +214,7 @@ def _card(
         f'<blockquote class="nqa-quote">{esc(quote)}</blockquote>'
         f'<details class="nqa-details"{" open" if open_ else ""}>'
         f"<summary>{esc(t(lang, 'open_article'))}</summary>"
-        f'<div class="nqa-article">{link}'
-        f'<div class="nqa-docid">{esc(doc_id)}</div>{body}</div></details>'
+        f'<div class="nqa-article"><div class="nqa-docid">{esc(doc_id)}</div>{body}</div></details>'
         f"</article>"
     )
 
@@ -395,9 +393,9 @@ CSS = """
   margin: 0 0 10px; background: var(--block-background-fill); transition: box-shadow 0.3s; }
 .nqa-card.nqa-flash { box-shadow: 0 0 0 3px var(--color-accent); }
 .nqa-card-head { display: flex; gap: 10px; align-items: flex-start; }
-.nqa-badge { flex: none; min-width: 24px; height: 24px; border-radius: 12px; background: var(--color-accent);
-  color: white; font-weight: 700; font-size: 0.8rem; display: inline-flex; align-items: center;
-  justify-content: center; padding: 0 6px; }
+.nqa-badge { flex: none; box-sizing: border-box; min-width: 24px; height: 24px; border-radius: 12px;
+  background: var(--color-accent); color: white; font-weight: 700; font-size: 0.8rem; display: inline-flex;
+  align-items: center; justify-content: center; padding: 0 4px; }
 .nqa-meta { font-size: 0.8rem; color: var(--body-text-color-subdued); }
 .nqa-outlet { font-weight: 600; color: var(--body-text-color); }
 .nqa-score { opacity: 0.75; }
@@ -409,7 +407,7 @@ CSS = """
 .nqa-article { margin-top: 8px; border-top: 1px dashed var(--border-color-primary); padding-top: 8px; }
 .nqa-body { white-space: pre-wrap; font-size: 0.88rem; max-height: 420px; overflow-y: auto; }
 .nqa-docid { font-family: var(--font-mono); font-size: 0.72rem; color: var(--body-text-color-subdued); }
-.nqa-url { font-size: 0.82rem; float: right; }
+.nqa-url { white-space: nowrap; }
 mark.nqa-hl { background: #fff1a8; color: #1f2328; border-radius: 3px; padding: 0 2px; }
 mark.nqa-hl-primary { background: #ffd84d; box-shadow: 0 0 0 1px #e0b400; }
 .nqa-hl-n { font-size: 0.65rem; font-weight: 700; margin-left: 2px; }
@@ -444,6 +442,7 @@ a.nqa-cite:hover .nqa-cite-n { filter: brightness(1.15); }
 .nqa-up-detail { color: var(--body-text-color-subdued); }
 .nqa-up-summary { margin: 6px 0 0; font-weight: 600; }
 #nqa-examples button { font-size: 0.85rem; }
+#nqa-new, #nqa-send { white-space: nowrap; }
 .dark mark.nqa-hl { background: #6b5b00; color: #fff8d6; }
 .dark mark.nqa-hl-primary { background: #8a7200; box-shadow: 0 0 0 1px #c9a800; }
 .dark .nqa-notice { background: #3d2a00; color: #ffd48a; border-color: #6b4a00; }

@@ -25,7 +25,9 @@ from vectorstore.types import Article, Chunk
 
 
 class PassageEncoder(Protocol):
-    def encode_passages(self, texts: Sequence[str], batch_size: int = ..., show_progress: bool = ...) -> np.ndarray: ...
+    def encode_passages(
+        self, texts: Sequence[str], batch_size: int = ..., show_progress: bool = ...
+    ) -> np.ndarray: ...
 
 
 @dataclass
@@ -107,7 +109,12 @@ def ingest(
             if story_id != article.id:
                 report.near_duplicates.append((article.id, story_id))
             store.write_article(
-                article, chunks, vectors[offset : offset + len(chunks)], story_id, encode_signature(sig), replace
+                article,
+                chunks,
+                vectors[offset : offset + len(chunks)],
+                story_id,
+                encode_signature(sig),
+                replace,
             )
             offset += len(chunks)
             report.chunks += len(chunks)

@@ -101,7 +101,11 @@ def _load_jsonl(text: str, source: str) -> Iterator[RawDocument | Skipped]:
         except json.JSONDecodeError as exc:
             yield Skipped(where, f"unparseable JSON ({exc.msg})")
             continue
-        if not isinstance(rec, dict) or not str(rec.get("id", "")).strip() or not str(rec.get("text", "")).strip():
+        if (
+            not isinstance(rec, dict)
+            or not str(rec.get("id", "")).strip()
+            or not str(rec.get("text", "")).strip()
+        ):
             yield Skipped(where, "JSONL record needs non-empty 'id' and 'text'")
             continue
         yield RawDocument(

