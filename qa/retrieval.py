@@ -155,12 +155,9 @@ class HybridSearcher:
                     break
         missing = [cid for cid in bm25 if cid not in texts]
         if missing:
-            got = self.store.chunks.get(ids=missing, include=["documents", "metadatas", "embeddings"])
-            for cid, text, meta, vec in zip(
-                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
-            ):
-                texts[cid], metas[cid] = text, dict(meta)
-                dense[cid] = float(np.dot(np.asarray(vec, dtype=np.float32), qvec))
+            for cid, text, meta, vec in self.store.get_with_embeddings(missing):
+                texts[cid], metas[cid] = text, meta
+                dense[cid] = float(np.dot(vec, qvec))
         if mode == "dense":
             fused = dict(dense)
         elif mode == "bm25":

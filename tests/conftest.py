@@ -31,7 +31,8 @@ def embedder():
 def make_settings(store: Path, **overrides):
     from qa.settings import Settings
 
-    return Settings(store=store, model_cache=model_cache(), backend="extractive", **overrides)
+    values = {"backend": "extractive", **overrides}
+    return Settings(store=store, model_cache=model_cache(), **values)
 
 
 @pytest.fixture(scope="session")

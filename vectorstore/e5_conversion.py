@@ -419,6 +419,7 @@ def write_model(c: E5Container, out: Path, dtype: str = "float32") -> None:
     )
     sd = {k: np.ascontiguousarray(v.astype(dtype, copy=False)) for k, v in bert_state_dict(c).items()}
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "model.safetensors").chmod(0o644)  # safetensors writes it owner-only; the cache may be shared
     del sd
 
     _write_json(out / "tokenizer.json", tokenizer_json(c))

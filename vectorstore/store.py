@@ -9,11 +9,12 @@ Chroma runs as a separate server.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import chromadb
 import numpy as np
@@ -23,6 +24,7 @@ from chromadb.config import Settings as ChromaSettings
 from vectorstore.types import Article, Chunk
 
 PAGE = 2000
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class StoreError(RuntimeError):
@@ -39,6 +41,25 @@ class EmbeddingMismatchError(StoreError):
 
 class StoreUnavailableError(StoreError):
     pass
+
+
+def guarded(method: F) -> F:
+    """Turn any Chroma/transport failure into a ``StoreUnavailableError`` that says where the store is, so
+    callers (CLI, web UI) can show one clear line and retry later; the next call simply tries again, which
+    is how a restarted Chroma server is picked up without restarting the service."""
+
+    @functools.wraps(method)
+    def wrapper(self: NewsStore, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            raise StoreUnavailableError(
+                f"the article store ({self.location}) is unavailable: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    return wrapper  # type: ignore[return-value]
 
 
 def make_client(path: Path | None, host: str | None = None, port: int = 8000) -> ClientAPI:
@@ -88,6 +109,7 @@ class NewsStore:
     ) -> None:
         self.client = client
         self.local_path = local_path  # where derived indexes may be cached; None for a Chroma server
+        self.location = str(local_path) if local_path else "Chroma server"
         self.name = name
         self.embedding_model = embedding_model
         self.dimension = dimension
@@ -115,14 +137,18 @@ class NewsStore:
             )
 
     # --- reading ---------------------------------------------------------------------------------
+    @guarded
     def revision(self) -> tuple[int, int]:
-        """Changes whenever chunks change; used to know when a derived index (BM25) is stale."""
-        meta = self.chunks.metadata or {}
+        """Changes whenever chunks change (in this or another process); used to know when a derived index
+        (BM25) is stale. Re-reads the collection because the handle's metadata is a snapshot."""
+        meta = self.client.get_collection(self.name).metadata or {}
         return int(meta.get("revision", 0)), self.chunks.count()
 
+    @guarded
     def count(self) -> int:
         return self.chunks.count()
 
+    @guarded
     def article_records(self) -> dict[str, ArticleRecord]:
         records: dict[str, ArticleRecord] = {}
         for offset in range(0, self.articles.count(), PAGE):
@@ -142,6 +168,7 @@ class NewsStore:
                 )
         return records
 
+    @guarded
     def get_article(self, doc_id: str) -> tuple[str, dict[str, Any]] | None:
         got = self.articles.get(ids=[doc_id], include=["documents", "metadatas"])
         if not got["ids"]:
@@ -149,10 +176,21 @@ class NewsStore:
         return (got["documents"] or [""])[0], dict((got["metadatas"] or [{}])[0])
 
     def iter_chunks(self) -> Iterator[tuple[str, str, dict[str, Any]]]:
-        for offset in range(0, self.chunks.count(), PAGE):
-            got = self.chunks.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
-            yield from zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
+        for offset in range(0, self.count(), PAGE):
+            yield from self._chunk_page(offset)
 
+    @guarded
+    def _chunk_page(self, offset: int) -> list[tuple[str, str, dict[str, Any]]]:
+        got = self.chunks.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+        return list(zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True))
+
+    @guarded
+    def get_with_embeddings(self, ids: Sequence[str]) -> list[tuple[str, str, dict[str, Any], np.ndarray]]:
+        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas", "embeddings"])
+        rows = zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True)
+        return [(i, d, dict(m), np.asarray(v, dtype=np.float32)) for i, d, m, v in rows]
+
+    @guarded
     def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         if not ids:
             return {}
@@ -162,6 +200,7 @@ class NewsStore:
             for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
         }
 
+    @guarded
     def query(
         self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, str, dict[str, Any], float]]:
@@ -183,6 +222,7 @@ class NewsStore:
         ]
 
     # --- writing ---------------------------------------------------------------------------------
+    @guarded
     def write_article(
         self,
         article: Article,
@@ -228,10 +268,12 @@ class NewsStore:
             ],
         )
 
+    @guarded
     def delete_article(self, doc_id: str) -> None:
         self.chunks.delete(where={"doc_id": doc_id})
         self.articles.delete(ids=[doc_id])
 
+    @guarded
     def remove_orphan_chunks(self, complete: set[str]) -> int:
         """Chunks left by an article whose write was interrupted before its record landed."""
         orphans = [cid for cid, _, meta in self.iter_chunks() if meta.get("doc_id") not in complete]
@@ -239,6 +281,7 @@ class NewsStore:
             self.chunks.delete(ids=orphans[i : i + PAGE])
         return len(orphans)
 
+    @guarded
     def bump_revision(self) -> None:
         meta = dict(self.chunks.metadata or {})
         meta["revision"] = int(meta.get("revision", 0)) + 1
