@@ -141,9 +141,11 @@ def get_embedder(
 
 def _load(model_name: str, cache_dir: Path | None, is_e5: bool) -> SentenceTransformer:
     import torch
+    import transformers
     from sentence_transformers import SentenceTransformer
 
     torch.set_num_threads(os.cpu_count() or 1)
+    transformers.logging.disable_progress_bar()  # a "Loading weights" bar on every start is log noise
     if is_e5:
         assert cache_dir is not None
         try:

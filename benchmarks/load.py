@@ -1,0 +1,180 @@
+"""Load test: N concurrent chat clients against a served app on 127.0.0.1 for a bounded time.
+
+Starts ``newsqa serve`` (a real Gradio server) on a free loopback port over a store of the sample articles,
+then runs N client threads, each with its own ``gradio_client.Client``, asking the sample questions in a loop
+through the ``/ask`` endpoint until the time is up; requests in flight at the deadline are awaited (bounded by
+a per-request timeout) so that every question asked is either answered or counted as an error. Reports
+throughput, p50/p95 latency and errors per backend; writes docs/benchmarks.md.
+
+Usage: python benchmarks/load.py [--clients 20] [--seconds 60] [--backends extractive,llamacpp]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _report  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = [
+    "Who did Belousov replace?",
+    "Kapan Korea Utara meratifikasi pakta pertahanan?",
+    "Siapa penasihat keamanan nasional Presiden Yoon?",
+    "What was Belousov's profession before becoming defence minister?",
+    "Di kota mana tentara Wagner terlibat dalam pertempuran paling sengit?",
+    "What is the exchange rate of the Korean won to the rupiah?",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen, timeout_s: float = 600) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not come up")
+
+
+def run_load(backend: str, store: Path, clients: int, seconds: float, request_timeout: float) -> dict:
+    from gradio_client import Client
+
+    port = free_port()
+    env = {**os.environ, "NEWSQA_BACKEND": backend, "NEWSQA_CONCURRENCY_LIMIT": "4"}
+    cmd = [str(Path(sys.executable).with_name("newsqa")), "serve", "--store", str(store), "--port", str(port)]
+    log = open(Path(tempfile.gettempdir()) / f"newsqa-load-{backend}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}/"
+    latencies: list[float] = []
+    errors: list[str] = []
+    refused = 0
+    lock = threading.Lock()
+    try:
+        wait_up(url, proc)
+        deadline = time.monotonic() + seconds
+
+        def worker(i: int) -> None:
+            nonlocal refused
+            client = Client(url, verbose=False)
+            n = i
+            while time.monotonic() < deadline:
+                q = QUESTIONS[n % len(QUESTIONS)]
+                n += 1
+                started = time.perf_counter()
+                try:
+                    job = client.submit(q, [], api_name="/ask")
+                    result = job.result(timeout=request_timeout)
+                    ok = isinstance(result, dict) and result.get("text")
+                    with lock:
+                        if ok:
+                            latencies.append(time.perf_counter() - started)
+                            refused += bool(result.get("refused"))
+                        else:
+                            errors.append(f"empty answer for {q!r}")
+                except Exception as exc:  # noqa: BLE001 - every failure is a counted error
+                    with lock:
+                        errors.append(f"{type(exc).__name__}: {exc}"[:200])
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=seconds + request_timeout + 60)
+        wall = time.perf_counter() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+    p50, p95 = _report.percentiles(latencies, 50, 95)
+    return {
+        "backend": backend,
+        "clients": clients,
+        "seconds": seconds,
+        "answered": len(latencies),
+        "refused": refused,
+        "errors": len(errors),
+        "error_examples": sorted(set(errors))[:3],
+        "throughput_qps": len(latencies) / wall if wall else 0.0,
+        "p50_s": p50,
+        "p95_s": p95,
+        "wall_s": wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--backends", default="extractive,llamacpp")
+    parser.add_argument("--request-timeout", type=float, default=600)
+    args = parser.parse_args()
+    load_start = _report.banner("load")
+    store = Path(tempfile.mkdtemp(prefix="newsqa-load-")) / "store"
+    subprocess.run(
+        [str(Path(sys.executable).with_name("newsqa")), "ingest", str(ROOT / "data" / "articles"), "--store",
+         str(store), "--quiet"],
+        check=True,
+    )  # fmt: skip
+    rows, results = [], []
+    for backend in args.backends.split(","):
+        r = run_load(backend, store, args.clients, args.seconds, args.request_timeout)
+        results.append(r)
+        print(r, flush=True)
+        rows.append(
+            [
+                r["backend"], r["clients"], f"{r['seconds']:.0f}", r["answered"], r["refused"], r["errors"],
+                f"{r['throughput_qps']:.2f}", f"{r['p50_s']:.2f}", f"{r['p95_s']:.2f}", f"{r['wall_s']:.0f}",
+            ]
+        )  # fmt: skip
+    load_end = _report.banner("load")
+    md = (
+        "Concurrent `gradio_client` users calling `/ask` on one `newsqa serve` process (queue concurrency 4) "
+        "over the sample articles, loopback only. Questions in flight when the time is up are awaited, so "
+        "`answered + errors` is every question asked; `wall s` includes that drain.\n\n"
+        + _report.table(
+            [
+                "backend",
+                "clients",
+                "s",
+                "answered",
+                "refused",
+                "errors",
+                "answers/s",
+                "p50 s",
+                "p95 s",
+                "wall s",
+            ],
+            rows,
+        )
+    )
+    for r in results:
+        if r["error_examples"]:
+            md += f"\n\nErrors ({r['backend']}): " + "; ".join(r["error_examples"])
+    _report.write_section("Load: concurrent chat users", md, load=(load_start, load_end))
+
+
+if __name__ == "__main__":
+    main()
