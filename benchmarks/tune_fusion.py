@@ -3,7 +3,7 @@
 Each question's query vector is encoded once; the sweep then re-runs only the cheap fusion step. Prints
 recall@5 / MRR@10 for every weight, with dense-only and BM25-only baselines from the same run, and writes
 the table to docs/benchmarks.md. Usage:
-    python benchmarks/tune_fusion.py ../shared/data/eval/xling-en-id-dev ../shared/data/eval/tydiqa-id-dev --limit 600
+    python benchmarks/tune_fusion.py ../shared/data/eval/xling-en-id-dev [more set dirs] --limit 600
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[str]]:
         lang = detect_language(q.question)
         qvec = service.embedder.encode_queries([q.question])[0]
         for mode in ("dense", "bm25"):
-            runs[mode].append([p.doc_id for p in searcher.search(q.question, lang, 10, mode=mode, query_vector=qvec)])
+            ranked = searcher.search(q.question, lang, 10, mode=mode, query_vector=qvec)
+            runs[mode].append([p.doc_id for p in ranked])
         for w in WEIGHTS:
             searcher.bm25_weights = {lang: w}
             ranked = searcher.search(q.question, lang, 10, query_vector=qvec)
@@ -53,7 +54,8 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[str]]:
     rows = []
     for name, rankings in runs.items():
         m = rank_metrics(rankings, golds)
-        rows.append(f"| {name} | {m['recall@1']:.3f} | {m['recall@5']:.3f} | {m['recall@10']:.3f} | {m['mrr@10']:.3f} |")
+        cells = " | ".join(f"{m[key]:.3f}" for key in ("recall@1", "recall@5", "recall@10", "mrr@10"))
+        rows.append(f"| {name} | {cells} |")
     title = f"{set_dir.name}: {len(questions)} answerable questions ({elapsed:.0f}s)"
     return title, rows
 
