@@ -40,6 +40,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -247,6 +249,138 @@ def profile_ingest(corpus: Path, settings: Settings, limit: int, tmp: Path) -> s
     return "\n".join(lines)
 
 
+# --- Chroma write batching probe -----------------------------------------------------------------------
+
+
+class _Recorder:
+    """Stands in for a Chroma collection and records what ``write_article`` would send it."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def upsert(self, **kwargs: Any) -> None:
+        self.calls.append(kwargs)
+
+    def delete(self, **kwargs: Any) -> None:
+        pass
+
+
+def _merge(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in calls[0]:
+        if key == "embeddings":
+            out[key] = np.concatenate([np.asarray(c[key], dtype=np.float32) for c in calls])
+        else:
+            out[key] = [x for c in calls for x in c[key]]
+    return out
+
+
+def write_probe(settings: Settings, corpus: Path, n_articles: int, repeats: int, tmp: Path) -> dict[str, Any]:
+    """The exact payloads ingest's ``write_article`` sends for the first ``n_articles`` articles (vectors
+    taken from the benchmark store, no encoding), written into fresh stores two ways, alternating:
+    per article (what ingest does: 2 upserts per article) and per flush (one chunks upsert and one records
+    upsert per ~256-chunk encode batch, records still after their chunks)."""
+    src = open_store(settings, create=False)
+    articles = []
+    seen: set[str] = set()
+    for item in load_paths([corpus]):
+        if isinstance(item, Skipped) or item.id in seen:
+            continue
+        seen.add(item.id)
+        article = clean(item)
+        if not article.paragraphs:
+            continue
+        chunks = chunk_article(article, settings.chunk_tokens, settings.chunk_overlap_sentences)
+        if chunks:
+            articles.append((article, chunks))
+        if len(articles) >= n_articles:
+            break
+    ids = [c.id for _, chunks in articles for c in chunks]
+    got = src.chunks.get(ids=ids, include=["embeddings"])
+    vectors = dict(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
+    missing = [i for i in ids if i not in vectors]
+    if missing:
+        raise SystemExit(
+            f"{len(missing)} chunks of the probe articles are not in {settings.store}; run ingest"
+        )
+    recorder = open_store(settings.model_copy(update={"store": tmp / "recorder"}), create=True)
+    recorder.chunks, recorder.articles = _Recorder(), _Recorder()  # type: ignore[assignment]
+    for article, chunks in articles:
+        recorder.write_article(
+            article, chunks, np.stack([vectors[c.id] for c in chunks]), article.id, "", False
+        )
+    chunk_calls, record_calls = recorder.chunks.calls, recorder.articles.calls  # type: ignore[attr-defined]
+    groups: list[list[int]] = [[]]
+    size = 0
+    for i, call in enumerate(chunk_calls):
+        groups[-1].append(i)
+        size += len(call["ids"])
+        if size >= 256:
+            groups.append([])
+            size = 0
+    groups = [g for g in groups if g]
+
+    def per_article(store: Any) -> None:
+        for chunk_call, record_call in zip(chunk_calls, record_calls, strict=True):
+            store.chunks.upsert(**chunk_call)
+            store.articles.upsert(**record_call)
+
+    def per_flush(store: Any) -> None:
+        for group in groups:
+            store.chunks.upsert(**_merge([chunk_calls[i] for i in group]))
+            store.articles.upsert(**_merge([record_calls[i] for i in group]))
+
+    times: dict[str, list[float]] = {"per article": [], "per flush": []}
+    for r in range(repeats):
+        for name, fn in (("per article", per_article), ("per flush", per_flush)):
+            store = open_store(settings.model_copy(update={"store": tmp / f"probe-{r}-{name}"}), create=True)
+            start = time.perf_counter()
+            fn(store)
+            times[name].append(time.perf_counter() - start)
+    per_a = float(np.median(times["per article"]))
+    per_f = float(np.median(times["per flush"]))
+    return {
+        "articles": len(articles),
+        "chunks": len(ids),
+        "groups": len(groups),
+        "repeats": repeats,
+        "per_article_s": times["per article"],
+        "per_flush_s": times["per flush"],
+        "per_article_ms": per_a / len(articles) * 1000,
+        "per_flush_ms": per_f / len(articles) * 1000,
+        "speedup": per_a / per_f if per_f else float("nan"),
+    }
+
+
+def probe_markdown(p: dict[str, Any], main_run: dict[str, Any] | None) -> str:
+    md = f"""
+The same payloads `NewsStore.write_article` sends for the first {p["articles"]} articles
+({p["chunks"]} chunks, real vectors from the benchmark store, no encoding), written into fresh stores
+{p["repeats"]}× each way, alternating: **per article** (what ingest does today: one chunks upsert and one
+record upsert per article) vs **per flush** (one chunks upsert and one records upsert per ~256-chunk encode
+batch, {p["groups"]} batches; records still after their chunks, so the commit-marker order holds).
+
+| write pattern | runs (s) | median per article |
+|---|---|---|
+| per article | {", ".join(f"{t:.2f}" for t in p["per_article_s"])} | {p["per_article_ms"]:.1f} ms |
+| per flush | {", ".join(f"{t:.2f}" for t in p["per_flush_s"])} | {p["per_flush_ms"]:.1f} ms |
+| **per article / per flush** | | **{p["speedup"]:.1f}×** |
+"""
+    if main_run:
+        write_s = main_run["stages"].get("store.write_article", 0.0)
+        n = main_run["articles"]
+        saved = write_s - write_s / p["speedup"] if p["speedup"] > 0 else 0.0
+        new_ingest = main_run["ingest_s"] - saved
+        ratio = main_run["chunks"] / new_ingest / (main_run["chunks"] / main_run["ceiling_s"])
+        md += f"""
+Applied to the last full run ({n} articles, `write_article` {write_s:.1f} s of {main_run["ingest_s"]:.1f} s):
+batching the writes per flush would save about {saved:.0f} s, i.e. an ingest/ceiling ratio of about
+{ratio:.2f} instead of {main_run["ratio"]:.2f} (estimate; the rest of the gap is the encode itself running
+slower inside ingest than in the ceiling pass, see above).
+"""
+    return md
+
+
 # --- main -------------------------------------------------------------------------------------------
 
 
@@ -261,7 +395,15 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true", help="never profile")
     parser.add_argument("--profile-limit", type=int, default=100)
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/benchmarks.md alone")
+    parser.add_argument("--probe-articles", type=int, default=100, help="write-batching probe; 0: skip")
+    parser.add_argument("--probe-repeats", type=int, default=3)
+    parser.add_argument(
+        "--probe-only", action="store_true", help="only the write-batching probe, on the kept --store"
+    )
     args = parser.parse_args()
+    if args.probe_only:
+        run_probe(args)
+        return
 
     load_start = rep.banner("ingest")
     settings = Settings(store=args.store, chroma_host=None)
@@ -425,6 +567,30 @@ same question.
     if not args.no_write:
         rep.write_section("Ingest throughput", md, load=(load_start, load_end))
         print(f"wrote section 'Ingest throughput' to {rep.REPORT}")
+    if args.probe_articles:
+        run_probe(args)
+
+
+def run_probe(args: argparse.Namespace) -> None:
+    load_start = rep.banner("ingest write probe")
+    settings = Settings(store=args.store, chroma_host=None)
+    corpus = args.corpus
+    tmp = Path(tempfile.mkdtemp(prefix="newsqa-bench-probe-"))
+    try:
+        p = write_probe(
+            settings, limited_corpus(corpus, args.limit, tmp), args.probe_articles, args.probe_repeats, tmp
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    saved = args.store.parent / "ingest.json"
+    main_run = json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else None
+    md = probe_markdown(p, main_run)
+    print(json.dumps(p, indent=1))
+    print(md)
+    load_end = rep.banner("ingest write probe")
+    if not args.no_write:
+        rep.write_section("Ingest: Chroma write batching", md, load=(load_start, load_end))
+        print(f"wrote section 'Ingest: Chroma write batching' to {rep.REPORT}")
 
 
 if __name__ == "__main__":

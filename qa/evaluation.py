@@ -116,7 +116,7 @@ def corpus_store(settings: Settings, corpus: Path) -> Path:
     h.update(
         f"{settings.embedding_model}|{settings.chunk_tokens}|{settings.chunk_overlap_sentences}".encode()
     )
-    return Path(".newsqa") / "eval-stores" / h.hexdigest()[:16]
+    return settings.store.parent / "eval-stores" / h.hexdigest()[:16]
 
 
 def run_eval(

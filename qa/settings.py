@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     # --- answering -----------------------------------------------------------------------------
     backend: BackendName = "auto"
     max_question_chars: int = 2000
-    context_sentences: int = Field(default=4, ge=1, le=12, description="evidence sentences in the prompt")
+    context_sentences: int = Field(default=4, ge=1, le=12, description="evidence sentences selected")
+    llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
     # Calibrated on dev sets: evidence weaker than this is refused (score = fused, 0..1).
     refusal_threshold: float = 0.2
     # Minimum cosine (e5, query/passage prompts off) between an answer sentence and its cited evidence.

@@ -1,0 +1,97 @@
+"""Metric code on small hand-made cases, and `newsqa eval` end to end on the shipped question set."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from qa.evaluation import (
+    answer_language,
+    contains_answer,
+    load_questions,
+    percentile,
+    rank_metrics,
+    run_eval,
+)
+from tests.conftest import ROOT, SHARED_DATA, make_settings
+
+
+def test_perfect_ranking_scores_one():
+    m = rank_metrics([["a", "x"], ["b", "y"]], [["a"], ["b"]])
+    assert m == {"recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "mrr@10": 1.0}
+
+
+def test_wrong_ranking_scores_zero():
+    m = rank_metrics([["x", "y"], ["z"]], [["a"], ["b"]])
+    assert m == {"recall@1": 0.0, "recall@5": 0.0, "recall@10": 0.0, "mrr@10": 0.0}
+
+
+def test_partial_ranking():
+    rankings = [["x", "a"], ["x", "y", "z", "w", "v", "b"], ["c"]]
+    m = rank_metrics(rankings, [["a"], ["b"], ["c"]])
+    assert m["recall@1"] == pytest.approx(1 / 3)
+    assert m["recall@5"] == pytest.approx(2 / 3)
+    assert m["recall@10"] == pytest.approx(1.0)
+    assert m["mrr@10"] == pytest.approx((1 / 2 + 1 / 6 + 1) / 3)
+
+
+def test_answer_matching_normalises_case_spaces_and_digit_separators():
+    assert contains_answer("Lebih dari 10.000 tentara dikirim", ["10000"])
+    assert contains_answer("more than 10,000  troops", ["10.000 troops"])
+    assert contains_answer("Presiden DONALD   Trump", ["donald trump"])
+    assert not contains_answer("Joe Biden", ["Trump"])
+    assert not contains_answer("anything", [""])
+
+
+def test_answer_language_ignores_verbatim_indonesian_quotes():
+    text = "According to the articles: «Belousov menggantikan Sergei Shoigu sebagai menteri pertahanan.» [1]"
+    assert answer_language(text) == "en"
+    assert answer_language("Belousov menggantikan Sergei Shoigu pada bulan Mei [1].") == "id"
+
+
+def test_percentile():
+    assert percentile([], 50) == 0.0
+    assert percentile([2.0], 95) == 2.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+
+
+def test_malformed_question_file_is_a_clear_error(tmp_path):
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"question": "ok?"}\n{broken\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="q.jsonl:2"):
+        load_questions(bad)
+
+
+def test_eval_on_articles_dev_with_extractive_backend(tmp_path):
+    questions = SHARED_DATA / "eval" / "articles-dev" / "questions.jsonl"
+    result = run_eval(
+        make_settings(tmp_path / "store"), questions, corpus=ROOT / "data" / "articles", progress=False
+    )
+    keys = {
+        "questions", "recall@1", "recall@5", "recall@10", "mrr@10", "answer_accuracy", "citation_precision",
+        "citation_recall", "refusal_accuracy", "false_refusal_rate", "language_match", "latency_p50_s",
+        "latency_p95_s", "first_token_p50_s", "baselines",
+    }  # fmt: skip
+    assert keys <= set(result)
+    assert result["questions"] == 12
+    assert result["recall@5"] >= 0.9
+    assert result["answer_accuracy"] >= 0.6
+    assert result["language_match"] == 1.0
+    assert set(result["baselines"]) == {"bm25", "dense"}
+
+
+def test_cli_eval_retrieval_only_writes_json(tmp_path):
+    out = tmp_path / "m.json"
+    questions = SHARED_DATA / "eval" / "articles-dev" / "questions.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "eval", str(questions), "--corpus", str(ROOT / "data" / "articles"),
+         "--store", str(tmp_path / "store"), "--retrieval-only", "--limit", "4", "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["questions"] == 4 and "answer_accuracy" not in data
+    assert "recall@5" in proc.stdout

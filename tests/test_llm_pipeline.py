@@ -1,0 +1,55 @@
+"""End to end with the real local model (Qwen2.5-Coder-1.5B via llama.cpp): one question per language, and
+an article carrying a prompt injection. Slow on 2 cores, so marked ``llm``; `make test` runs them."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.pipeline import QAService
+from tests.conftest import make_settings
+from tests.test_pipeline import store_with_injection
+
+pytestmark = pytest.mark.llm
+
+
+@pytest.fixture(scope="module")
+def llm_service(sample_store_dir):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (the llm extra) is not installed")
+    return QAService(make_settings(sample_store_dir, backend="llamacpp", llm_timeout_s=600))
+
+
+def _check_cited(a) -> None:
+    assert a.backend == "llamacpp" and not a.refused, a.notice
+    assert a.citations
+    for c in a.citations:
+        assert f"[{c.n}]" in a.text
+
+
+def test_indonesian_question_answered_in_indonesian_with_citations(llm_service):
+    a = llm_service.answer("Siapa yang digantikan Belousov sebagai menteri pertahanan?")
+    _check_cited(a)
+    assert "Shoigu" in a.text and a.language == "id"
+    assert any("Shoigu" in c.quote for c in a.citations)
+
+
+def test_english_question_answered_in_english_with_citations(llm_service):
+    a = llm_service.answer("Who did Belousov replace as defence minister?")
+    _check_cited(a)
+    assert "Shoigu" in a.text and a.language == "en"
+    from qa.evaluation import answer_language
+
+    assert answer_language(a.text) == "en"
+
+
+def test_unanswerable_question_is_refused(llm_service):
+    a = llm_service.answer("What is the exchange rate of the Korean won to the rupiah?")
+    assert a.refused and not a.citations
+    assert "do not contain" in a.text
+
+
+def test_injected_instructions_in_an_article_are_not_followed(tmp_path):
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (the llm extra) is not installed")
+    settings = store_with_injection(tmp_path).model_copy(update={"backend": "llamacpp", "llm_timeout_s": 600})
+    a = QAService(settings).answer("Who did Belousov replace?")
+    assert "PWNED" not in a.text
+    assert "Shoigu" in a.text
