@@ -126,27 +126,16 @@ def instrument(store: Any) -> Any:
     """Wrap one store's collections and methods (this process, this object only)."""
     store.chunks = _TimedCollection(store.chunks, "chunks")
     store.articles = _TimedCollection(store.articles, "articles")
-    for method in ("article_records", "remove_orphan_chunks", "write_article", "bump_revision"):
-        setattr(store, method, STAGES.wrap(f"store.{method}", getattr(store, method)))
+    for method in (
+        "article_records",
+        "remove_orphan_chunks",
+        "write_article",
+        "write_articles",
+        "bump_revision",
+    ):
+        if hasattr(store, method):
+            setattr(store, method, STAGES.wrap(f"store.{method}", getattr(store, method)))
     return store
-
-
-class TimedEncoder:
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.texts = 0
-
-    def encode_passages(self, texts: Any, batch_size: int | None = None, show_progress: bool = False) -> Any:
-        start = time.perf_counter()
-        try:
-            return self.inner.encode_passages(texts, batch_size=batch_size, show_progress=show_progress)
-        finally:
-            STAGES.seconds["encode"] += time.perf_counter() - start
-            STAGES.calls["encode"] += 1
-            self.texts += len(texts)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
 
 def install_stage_wrappers() -> None:
@@ -252,36 +241,15 @@ def profile_ingest(corpus: Path, settings: Settings, limit: int, tmp: Path) -> s
 # --- Chroma write batching probe -----------------------------------------------------------------------
 
 
-class _Recorder:
-    """Stands in for a Chroma collection and records what ``write_article`` would send it."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-
-    def upsert(self, **kwargs: Any) -> None:
-        self.calls.append(kwargs)
-
-    def delete(self, **kwargs: Any) -> None:
-        pass
-
-
-def _merge(calls: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in calls[0]:
-        if key == "embeddings":
-            out[key] = np.concatenate([np.asarray(c[key], dtype=np.float32) for c in calls])
-        else:
-            out[key] = [x for c in calls for x in c[key]]
-    return out
-
-
 def write_probe(settings: Settings, corpus: Path, n_articles: int, repeats: int, tmp: Path) -> dict[str, Any]:
-    """The exact payloads ingest's ``write_article`` sends for the first ``n_articles`` articles (vectors
-    taken from the benchmark store, no encoding), written into fresh stores two ways, alternating:
-    per article (what ingest does: 2 upserts per article) and per flush (one chunks upsert and one records
-    upsert per ~256-chunk encode batch, records still after their chunks)."""
+    """The first ``n_articles`` articles as ingest writes them (vectors taken from the benchmark store, no
+    encoding) written into fresh stores through ``NewsStore.write_articles`` two ways, alternating: one
+    article per call (what ingest did before batching: 2 upserts per article) and one call per encode batch
+    of ``ingest_batch_chunks`` chunks (what ingest does now)."""
+    from vectorstore.store import ArticleWrite
+
     src = open_store(settings, create=False)
-    articles = []
+    items: list[Any] = []
     seen: set[str] = set()
     for item in load_paths([corpus]):
         if isinstance(item, Skipped) or item.id in seen:
@@ -292,91 +260,85 @@ def write_probe(settings: Settings, corpus: Path, n_articles: int, repeats: int,
             continue
         chunks = chunk_article(article, settings.chunk_tokens, settings.chunk_overlap_sentences)
         if chunks:
-            articles.append((article, chunks))
-        if len(articles) >= n_articles:
+            items.append((article, chunks))
+        if len(items) >= n_articles:
             break
-    ids = [c.id for _, chunks in articles for c in chunks]
+    ids = [c.id for _, chunks in items for c in chunks]
     got = src.chunks.get(ids=ids, include=["embeddings"])
     vectors = dict(zip(got["ids"], np.asarray(got["embeddings"], dtype=np.float32), strict=True))
     missing = [i for i in ids if i not in vectors]
     if missing:
-        raise SystemExit(
-            f"{len(missing)} chunks of the probe articles are not in {settings.store}; run ingest"
-        )
-    recorder = open_store(settings.model_copy(update={"store": tmp / "recorder"}), create=True)
-    recorder.chunks, recorder.articles = _Recorder(), _Recorder()  # type: ignore[assignment]
-    for article, chunks in articles:
-        recorder.write_article(
-            article, chunks, np.stack([vectors[c.id] for c in chunks]), article.id, "", False
-        )
-    chunk_calls, record_calls = recorder.chunks.calls, recorder.articles.calls  # type: ignore[attr-defined]
-    groups: list[list[int]] = [[]]
+        raise SystemExit(f"{len(missing)} probe chunks are not in {settings.store}; run ingest first")
+    writes = [
+        ArticleWrite(a, chunks, np.stack([vectors[c.id] for c in chunks]), a.id, "", False)
+        for a, chunks in items
+    ]
+    batch_chunks = int(getattr(settings, "ingest_batch_chunks", 256))
+    groups: list[list[Any]] = [[]]
     size = 0
-    for i, call in enumerate(chunk_calls):
-        groups[-1].append(i)
-        size += len(call["ids"])
-        if size >= 256:
+    for w in writes:
+        groups[-1].append(w)
+        size += len(w.chunks)
+        if size >= batch_chunks:
             groups.append([])
             size = 0
     groups = [g for g in groups if g]
 
     def per_article(store: Any) -> None:
-        for chunk_call, record_call in zip(chunk_calls, record_calls, strict=True):
-            store.chunks.upsert(**chunk_call)
-            store.articles.upsert(**record_call)
+        for w in writes:
+            store.write_articles([w])
 
-    def per_flush(store: Any) -> None:
+    def per_batch(store: Any) -> None:
         for group in groups:
-            store.chunks.upsert(**_merge([chunk_calls[i] for i in group]))
-            store.articles.upsert(**_merge([record_calls[i] for i in group]))
+            store.write_articles(group)
 
-    times: dict[str, list[float]] = {"per article": [], "per flush": []}
+    times: dict[str, list[float]] = {"per article": [], "per batch": []}
     for r in range(repeats):
-        for name, fn in (("per article", per_article), ("per flush", per_flush)):
+        for name, fn in (("per article", per_article), ("per batch", per_batch)):
             store = open_store(settings.model_copy(update={"store": tmp / f"probe-{r}-{name}"}), create=True)
             start = time.perf_counter()
             fn(store)
             times[name].append(time.perf_counter() - start)
     per_a = float(np.median(times["per article"]))
-    per_f = float(np.median(times["per flush"]))
+    per_b = float(np.median(times["per batch"]))
     return {
-        "articles": len(articles),
+        "articles": len(writes),
         "chunks": len(ids),
+        "batch_chunks": batch_chunks,
         "groups": len(groups),
         "repeats": repeats,
         "per_article_s": times["per article"],
-        "per_flush_s": times["per flush"],
-        "per_article_ms": per_a / len(articles) * 1000,
-        "per_flush_ms": per_f / len(articles) * 1000,
-        "speedup": per_a / per_f if per_f else float("nan"),
+        "per_batch_s": times["per batch"],
+        "per_article_ms": per_a / len(writes) * 1000,
+        "per_batch_ms": per_b / len(writes) * 1000,
+        "speedup": per_a / per_b if per_b else float("nan"),
     }
 
 
 def probe_markdown(p: dict[str, Any], main_run: dict[str, Any] | None) -> str:
     md = f"""
-The same payloads `NewsStore.write_article` sends for the first {p["articles"]} articles
-({p["chunks"]} chunks, real vectors from the benchmark store, no encoding), written into fresh stores
-{p["repeats"]}× each way, alternating: **per article** (what ingest does today: one chunks upsert and one
-record upsert per article) vs **per flush** (one chunks upsert and one records upsert per ~256-chunk encode
-batch, {p["groups"]} batches; records still after their chunks, so the commit-marker order holds).
+The first {p["articles"]} articles ({p["chunks"]} chunks, real vectors from the benchmark store, no encoding)
+written into fresh stores through `NewsStore.write_articles`, {p["repeats"]}× each way, alternating:
+**per article** (one call per article: one chunks upsert + one record upsert each, as ingest wrote before
+batching) vs **per batch** (one call per `ingest_batch_chunks`={p["batch_chunks"]}-chunk encode batch,
+{p["groups"]} calls; records still land after their chunks).
 
 | write pattern | runs (s) | median per article |
 |---|---|---|
 | per article | {", ".join(f"{t:.2f}" for t in p["per_article_s"])} | {p["per_article_ms"]:.1f} ms |
-| per flush | {", ".join(f"{t:.2f}" for t in p["per_flush_s"])} | {p["per_flush_ms"]:.1f} ms |
-| **per article / per flush** | | **{p["speedup"]:.1f}×** |
+| per batch | {", ".join(f"{t:.2f}" for t in p["per_batch_s"])} | {p["per_batch_ms"]:.1f} ms |
+| **per article / per batch** | | **{p["speedup"]:.1f}×** |
 """
-    if main_run:
-        write_s = main_run["stages"].get("store.write_article", 0.0)
-        n = main_run["articles"]
-        saved = write_s - write_s / p["speedup"] if p["speedup"] > 0 else 0.0
-        new_ingest = main_run["ingest_s"] - saved
-        ratio = main_run["chunks"] / new_ingest / (main_run["chunks"] / main_run["ceiling_s"])
+    write_s = (main_run or {}).get("stages", {}).get("store.write_article")
+    if main_run and write_s and p["speedup"] > 0:
+        saved = write_s - write_s / p["speedup"]
+        ratio = main_run["ceiling_s"] / (main_run["ingest_s"] - saved)
         md += f"""
-Applied to the last full run ({n} articles, `write_article` {write_s:.1f} s of {main_run["ingest_s"]:.1f} s):
-batching the writes per flush would save about {saved:.0f} s, i.e. an ingest/ceiling ratio of about
-{ratio:.2f} instead of {main_run["ratio"]:.2f} (estimate; the rest of the gap is the encode itself running
-slower inside ingest than in the ceiling pass, see above).
+The last ingest run above still wrote per article (`write_article` {write_s:.1f} s of
+{main_run["ingest_s"]:.1f} s for {main_run["articles"]} articles). Batched writes would save about
+{saved:.0f} s of it, i.e. an ingest/ceiling ratio of about {ratio:.2f} instead of {main_run["ratio"]:.2f}
+(an estimate from this probe; the rest of the gap is the encode itself running slower inside ingest than in
+the ceiling pass).
 """
     return md
 
@@ -420,22 +382,15 @@ def main() -> None:
     print(f"model load + warm-up: {time.perf_counter() - t0:.1f} s", flush=True)
 
     install_stage_wrappers()
-    encoder = TimedEncoder(embedder)
+    # the process-wide embedder that ingest_paths uses, timed through an instance attribute
+    raw_encode = embedder.encode_passages
+    embedder.encode_passages = STAGES.wrap("encode", raw_encode)  # type: ignore[method-assign]
     with rep.PeakRSS() as rss:
         # 1. the real pipeline
         base_rss = rss.reset()
         store = instrument(open_store(settings, create=True))
         t0 = time.perf_counter()
-        report = ingest_mod.ingest(
-            [corpus],
-            store,
-            encoder,
-            chunk_tokens=settings.chunk_tokens,
-            overlap_sentences=settings.chunk_overlap_sentences,
-            dedup_threshold=settings.dedup_threshold,
-            batch_size=bs,
-            progress=False,
-        )
+        report = ingest_paths(settings, [corpus], progress=False, store=store)
         ingest_s = time.perf_counter() - t0
         ingest_peak = rss.peak
         stages = dict(STAGES.seconds)
@@ -449,7 +404,7 @@ def main() -> None:
         texts, c_articles, prep_s = ceiling_texts(corpus, settings)
         rss.reset()
         t0 = time.perf_counter()
-        embedder.encode_passages(texts, batch_size=bs)
+        raw_encode(texts, batch_size=bs)
         ceiling_s = time.perf_counter() - t0
         ceiling_peak = rss.peak
         print(f"ceiling: {len(texts)} chunks encoded in {ceiling_s:.1f} s (prep {prep_s:.1f} s)", flush=True)
@@ -459,19 +414,11 @@ def main() -> None:
         rss.reset()
         store2 = instrument(open_store(settings, create=False))
         t0 = time.perf_counter()
-        again = ingest_mod.ingest(
-            [corpus],
-            store2,
-            encoder,
-            chunk_tokens=settings.chunk_tokens,
-            overlap_sentences=settings.chunk_overlap_sentences,
-            dedup_threshold=settings.dedup_threshold,
-            batch_size=bs,
-            progress=False,
-        )
+        again = ingest_paths(settings, [corpus], progress=False, store=store2)
         reingest_s = time.perf_counter() - t0
         re_stages = dict(STAGES.seconds)
         print(f"re-ingest: {again.summary()}", flush=True)
+    del embedder.encode_passages  # back to the class method
     disk_after = rep.dir_size(args.store)
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
@@ -510,7 +457,8 @@ def main() -> None:
     md = f"""
 Corpus: {scope} `{args.corpus}` ({articles} articles ingested, {len(report.skipped)} skipped,
 {len(report.near_duplicates)} near-duplicate stories). Model `{settings.embedding_model}`, batch size {bs},
-chunk_tokens {settings.chunk_tokens}, overlap {settings.chunk_overlap_sentences} sentence(s). Store kept at
+{getattr(settings, "ingest_batch_chunks", 256)} chunks per encode/write batch, chunk_tokens
+{settings.chunk_tokens}, overlap {settings.chunk_overlap_sentences} sentence(s). Store kept at
 `{args.store}` for `benchmarks/scale.py`. Model load and a warm-up batch are excluded from both timings.
 
 | measurement | value |

@@ -52,6 +52,21 @@ LATENCIES = (
 )
 
 
+def reset_process_caches() -> None:
+    """Empty the process-wide evidence caches (article texts, sentence vectors) so that every backend starts
+    from the same state: otherwise the first backend pays for encoding the corpus's sentences and the next
+    one gets them for free."""
+    from qa import context
+
+    context.ARTICLE_TEXTS.clear()
+    sentence_cache = context.SENTENCE_VECTORS
+    if hasattr(sentence_cache, "clear"):
+        sentence_cache.clear()
+    else:
+        with sentence_cache._lock:
+            sentence_cache._items.clear()
+
+
 def warm_up(settings: Settings, corpus: Path, backend: str) -> dict[str, float]:
     """Ingest (a no-op when the eval store is current), load models, answer one question; all timed."""
     s = settings.model_copy(update={"store": corpus_store(settings, corpus), "chroma_host": None})
@@ -93,6 +108,7 @@ def main() -> None:
     for name in backends:
         settings = Settings(backend=name, chroma_host=None)  # type: ignore[arg-type]
         before = rep.banner(f"latency {name} start")
+        reset_process_caches()
         warm[name] = warm_up(settings, args.corpus, name)
         print(f"{name}: warm-up {json.dumps(warm[name])}", flush=True)
         results[name] = run_eval(settings, args.questions, corpus=args.corpus, progress=False)
@@ -143,17 +159,24 @@ def main() -> None:
         cells = [rec["id"], rec["language"], "yes" if rec["answerable"] else "no"]
         for b in backends:
             a = results[b]["answers"][i]
-            verdict = "refused" if a["refused"] else ("correct" if a["correct"] else "wrong")
+            if a["refused"]:
+                verdict = "refused" + ("" if not a["answerable"] else " (should answer)")
+            elif not a["answerable"]:
+                verdict = "answered (should refuse)"
+            else:
+                verdict = "correct" if a["correct"] else "wrong"
             cells.append(f"{verdict}, {a['total_s']:.2f} s")
         per_question.append(cells)
     md = f"""
 {r0["questions"]} questions (`{args.questions}`, {r0["answerable"]} answerable) over the shipped articles
 (`{args.corpus}`) through `qa.evaluation.run_eval`, one backend after the other in the same process. Before
 each backend's run one warm-up question (not in the set) loads the models; the figures are for a warm
-service. Ratios in brackets are against `{base}` (the baseline) from the same run. Latency is the whole
-pipeline (question → verified answer); evidence = retrieval + evidence selection; first token = time to the
-first generated text. With {os.cpu_count()} cores shared with other work, the load average below matters: the
-LLM's figures scale with the CPU share it gets.
+service. The process-wide evidence caches (article texts, sentence vectors) are emptied before each
+backend (before its warm-up), so neither inherits the other's encoded sentences. Ratios in brackets are
+against `{base}` (the baseline) from the same run. Latency is the whole pipeline (question → verified
+answer); evidence = retrieval + evidence selection; first token = time to the first generated text. With
+{os.cpu_count()} cores shared with other work, the load average below matters: the LLM's figures scale with
+the CPU share it gets.
 
 {rep.table(["metric", *backends], rows)}
 

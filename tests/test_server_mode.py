@@ -128,7 +128,10 @@ def test_kill_9_during_ingest_then_rerun_equals_a_clean_ingest(tmp_path):
     ingest_paths(make_settings(clean_dir), [corpus], progress=False)
 
     cmd = [sys.executable, "-m", "qa.cli", "ingest", str(corpus), "--store", str(crashed_dir)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    env = {**os.environ, "NEWSQA_INGEST_BATCH_CHUNKS": "16"}  # small transactions: the kill lands mid-run
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True, env=env
+    )
     deadline = time.monotonic() + 300
     progress = b""
     while time.monotonic() < deadline:  # wait for the progress bar to pass ~40 articles, then kill -9

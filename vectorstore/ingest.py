@@ -20,7 +20,7 @@ from vectorstore.chunking import chunk_article
 from vectorstore.cleaning import clean
 from vectorstore.dedup import StoryIndex, decode_signature, encode_signature, signature
 from vectorstore.loaders import Skipped, load_paths
-from vectorstore.store import NewsStore
+from vectorstore.store import ArticleWrite, NewsStore
 from vectorstore.types import Article, Chunk
 
 
@@ -75,7 +75,7 @@ def ingest(
     chunk_tokens: int = 160,
     overlap_sentences: int = 1,
     dedup_threshold: float = 0.5,
-    batch_chunks: int = 256,
+    batch_chunks: int = 128,
     batch_size: int = 32,
     progress: bool = True,
     on_article: Callable[[int], None] | None = None,
@@ -103,22 +103,19 @@ def ingest(
         texts = [embedding_text(a, c) for a, chunks, _ in pending for c in chunks]
         vectors = encoder.encode_passages(texts, batch_size=batch_size) if texts else np.zeros((0, 1))
         offset = 0
+        writes: list[ArticleWrite] = []
         for article, chunks, replace in pending:
             sig = signature(article.clean_text)
             story_id = stories.add(article.id, sig)
             if story_id != article.id:
                 report.near_duplicates.append((article.id, story_id))
-            store.write_article(
-                article,
-                chunks,
-                vectors[offset : offset + len(chunks)],
-                story_id,
-                encode_signature(sig),
-                replace,
-            )
+            vecs = vectors[offset : offset + len(chunks)]
+            writes.append(ArticleWrite(article, chunks, vecs, story_id, encode_signature(sig), replace))
             offset += len(chunks)
-            report.chunks += len(chunks)
-            if replace:
+        store.write_articles(writes)
+        for write in writes:
+            report.chunks += len(write.chunks)
+            if write.replace:
                 report.updated += 1
             else:
                 report.new += 1

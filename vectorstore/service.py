@@ -44,6 +44,7 @@ def ingest_paths(
         overlap_sentences=settings.chunk_overlap_sentences,
         dedup_threshold=settings.dedup_threshold,
         batch_size=settings.embed_batch_size,
+        batch_chunks=settings.ingest_batch_chunks,
         progress=progress,
         on_article=on_article,
     )

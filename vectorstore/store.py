@@ -223,50 +223,39 @@ class NewsStore:
 
     # --- writing ---------------------------------------------------------------------------------
     @guarded
-    def write_article(
-        self,
-        article: Article,
-        chunks: Sequence[Chunk],
-        embeddings: np.ndarray,
-        story_id: str,
-        signature: str,
-        replace: bool,
-    ) -> None:
-        """Chunks first, the article record last: the record is the commit marker."""
-        if replace:
-            self.chunks.delete(where={"doc_id": article.id})
-        if chunks:
+    def write_articles(self, items: Sequence[ArticleWrite]) -> None:
+        """Write a batch: old chunks of replaced articles out, all new chunks in, then all article records.
+
+        Records land last, so they remain the commit markers (a crash leaves chunks without records, which
+        the next ingest removes). One upsert per collection per batch: Chroma's per-call cost (a SQLite
+        transaction and an index flush) dominated per-article writes.
+        """
+        for item in items:
+            if item.replace:
+                self.chunks.delete(where={"doc_id": item.article.id})
+        with_chunks = [item for item in items if item.chunks]
+        if with_chunks:
             self.chunks.upsert(
-                ids=[c.id for c in chunks],
-                documents=[c.text for c in chunks],
-                embeddings=np.asarray(embeddings, dtype=np.float32),
-                metadatas=[_chunk_metadata(article, c, story_id) for c in chunks],
+                ids=[c.id for item in with_chunks for c in item.chunks],
+                documents=[c.text for item in with_chunks for c in item.chunks],
+                embeddings=np.concatenate([np.asarray(i.embeddings, dtype=np.float32) for i in with_chunks]),
+                metadatas=[_chunk_metadata(i.article, c, i.story_id) for i in with_chunks for c in i.chunks],
             )
-        centroid = np.asarray(embeddings, dtype=np.float32).mean(axis=0) if len(chunks) else None
-        if centroid is None:
-            centroid = np.zeros(self.dimension, dtype=np.float32)
-            centroid[0] = 1.0
-        self.articles.upsert(
-            ids=[article.id],
-            documents=[article.raw_text],
-            embeddings=centroid[None, :],
-            metadatas=[
-                {
-                    "content_hash": article.content_hash,
-                    "n_chunks": len(chunks),
-                    "story_id": story_id,
-                    "minhash": signature,
-                    "title": article.title,
-                    "outlet": article.outlet,
-                    "published": article.published,
-                    "published_day": date_number(article.published),
-                    "url": article.url,
-                    "source": article.source,
-                    "language": article.language,
-                    "length": article.length,
-                }
-            ],
-        )
+        if items:
+            self.articles.upsert(
+                ids=[item.article.id for item in items],
+                documents=[item.article.raw_text for item in items],
+                embeddings=np.stack([self._centroid(item) for item in items]),
+                metadatas=[_article_metadata(item) for item in items],
+            )
+
+    def _centroid(self, item: ArticleWrite) -> np.ndarray:
+        """The article record's vector: the mean of its chunk vectors (a unit vector if it has none)."""
+        if len(item.chunks):
+            return np.asarray(item.embeddings, dtype=np.float32).mean(axis=0)
+        unit = np.zeros(self.dimension, dtype=np.float32)
+        unit[0] = 1.0
+        return unit
 
     @guarded
     def delete_article(self, doc_id: str) -> None:
@@ -287,6 +276,36 @@ class NewsStore:
         meta["revision"] = int(meta.get("revision", 0)) + 1
         meta.pop("hnsw:space", None)
         self.chunks.modify(metadata=meta)
+
+
+@dataclass(frozen=True)
+class ArticleWrite:
+    """One article's share of a batched write."""
+
+    article: Article
+    chunks: Sequence[Chunk]
+    embeddings: np.ndarray
+    story_id: str
+    signature: str
+    replace: bool
+
+
+def _article_metadata(item: ArticleWrite) -> dict[str, Any]:
+    a = item.article
+    return {
+        "content_hash": a.content_hash,
+        "n_chunks": len(item.chunks),
+        "story_id": item.story_id,
+        "minhash": item.signature,
+        "title": a.title,
+        "outlet": a.outlet,
+        "published": a.published,
+        "published_day": date_number(a.published),
+        "url": a.url,
+        "source": a.source,
+        "language": a.language,
+        "length": a.length,
+    }
 
 
 def _chunk_metadata(article: Article, chunk: Chunk, story_id: str) -> dict[str, Any]:
