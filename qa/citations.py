@@ -9,6 +9,7 @@ first use so the reader sees [1], [2], ... and the citation list matches.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,9 +58,32 @@ def split_answer(text: str, language: Language) -> list[str]:
     return out
 
 
-def _is_lead_in(body: str) -> bool:
-    """'According to the articles:' carries no claim and needs no citation."""
-    return body.endswith(":") or len(body.split()) <= 2
+def _is_lead_in(sentence: str, body: str) -> bool:
+    """'According to the articles:' carries no claim and needs no citation; a short answer that carries a
+    marker ("Bakhmut [1].") is a claim."""
+    return body.endswith(":") or (len(body.split()) <= 2 and not MARKER.search(sentence))
+
+
+_TOKEN = re.compile(r"\w{3,}", re.UNICODE)
+
+
+def lexical_support(claim: str, evidence: str) -> float:
+    """Share of the claim's words (3+ letters) found in the evidence, allowing small misspellings.
+
+    Why: a short answer ("Bakhmut", "Shin Wonsik") embeds far from the long sentence it was taken from, so
+    cosine alone would reject the most faithful answers; word overlap recognises them. It can only help
+    claims that reuse the evidence's own words, so cross-lingual paraphrases still need the cosine test.
+    """
+    words = [w.lower() for w in _TOKEN.findall(claim)]
+    if not words:
+        return 0.0
+    pool = {w.lower() for w in _TOKEN.findall(evidence)}
+    found = sum(1 for w in words if w in pool or difflib.get_close_matches(w, pool, n=1, cutoff=0.85))
+    return found / len(words)
+
+
+# A claim of at most this many words is checked by word overlap instead of cosine.
+SHORT_CLAIM_WORDS = 3
 
 
 def verify_citations(
@@ -72,7 +96,7 @@ def verify_citations(
     by_n = {ev.n: ev for ev in evidence}
     sentences = split_answer(text, language)
     bodies = [strip_markers(s) for s in sentences]
-    claims = [i for i, b in enumerate(bodies) if b and not _is_lead_in(b)]
+    claims = [i for i, b in enumerate(bodies) if b and not _is_lead_in(sentences[i], b)]
     invalid: list[int] = []
     if claims and evidence:
         vecs = embedder.encode_symmetric(
@@ -100,6 +124,10 @@ def verify_citations(
                 invalid.append(n)
             elif n not in cited:
                 cited.append(n)
+        if len(body.split()) <= SHORT_CLAIM_WORDS:
+            # Cosine is unreliable for a few words (any two short texts score ~0.8 with e5): a short claim
+            # is supported only where all its words occur in the evidence.
+            row = np.array([threshold if lexical_support(body, ev.quote) >= 0.99 else 0.0 for ev in evidence])
         supported = [n for n in cited if row[index_of[n]] >= threshold]
         if not supported and len(evidence):
             best = int(np.argmax(row))

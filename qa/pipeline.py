@@ -19,7 +19,7 @@ from typing import Any
 
 from qa.backends.base import Backend, BackendError
 from qa.backends.extractive import ExtractiveBackend
-from qa.citations import MARKER, verify_citations
+from qa.citations import MARKER, parse_markers, verify_citations
 from qa.context import select_evidence
 from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
@@ -39,6 +39,10 @@ REFUSAL: dict[Language, str] = {
 FALLBACK_NOTICE: dict[Language, str] = {
     "id": "Model bahasa tidak dapat dihubungi ({reason}); jawaban ini berupa kutipan langsung dari artikel.",
     "en": "The language model is unavailable ({reason}); this answer quotes the articles directly.",
+}
+UNVERIFIED_NOTICE: dict[Language, str] = {
+    "id": "Jawaban model tidak dapat diverifikasi; ini kutipan langsung dari sumber yang ditunjuknya.",
+    "en": "The model's answer could not be verified; these are direct quotes of the sources it pointed to.",
 }
 _MODEL_REFUSAL = re.compile(
     r"NO_ANSWER|NO ANSWER|tidak (ada|terdapat|memuat|menyebutkan|disebutkan)|"
@@ -219,6 +223,13 @@ class QAService:
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
         checked = verify_citations(raw, given, embedder, language, s.support_threshold)
+        pointed = [ev for ev in given if ev.n in set(parse_markers(raw))]
+        if not checked.text and pointed and base.backend != "extractive":
+            # The model pointed at sources but wrote nothing verifiable ("[1] [2]"): quote what it pointed at.
+            base.backend = "extractive"
+            base.notice = UNVERIFIED_NOTICE[language]
+            quoted = "".join(ExtractiveBackend().generate(standalone, pointed, language))
+            checked = verify_citations(quoted, pointed, embedder, language, s.support_threshold)
         if not checked.text:
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return

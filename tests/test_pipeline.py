@@ -164,3 +164,13 @@ def test_cli_ask_json_and_errors(sample_store_dir):
     }
     empty = subprocess.run([*cmd, "   "], capture_output=True, text=True)
     assert empty.returncode == 2 and "empty" in empty.stderr and "Traceback" not in empty.stderr
+
+
+def test_short_answers_are_supported_by_their_words_even_misspelled(embedder):
+    quotes = ["Mereka terlibat dalam pertempuran paling sengit di kota Bakhmut.", "Korut mengirim roket."]
+    evidence = [
+        Evidence(n=i + 1, doc_id="d", quote=q, start=0, end=9, score=0.9) for i, q in enumerate(quotes)
+    ]
+    checked = verify_citations("Bakmut [2].", evidence, embedder, "id", threshold=0.80)
+    assert checked.text == "Bakmut [1]." and checked.citations[0].quote.endswith("Bakhmut.")
+    assert verify_citations("Persija Jakarta [1].", evidence, embedder, "id", threshold=0.80).text == ""
