@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     fetch_k: int = Field(default=40, ge=5, le=200, description="candidates from each retriever")
     # Weight of BM25 in the fused score, per question language (dense weight is 1 - this).
     # Tuned on the *-dev retrieval sets (see docs/benchmarks.md); cross-lingual BM25 is near useless.
-    bm25_weight_id: float = 0.3
+    bm25_weight_id: float = 0.1
     bm25_weight_en: float = 0.15
     max_chunks_per_article: int = 2
 
