@@ -82,6 +82,8 @@ def lexical_support(claim: str, evidence: str) -> float:
     return found / len(words)
 
 
+# When another passage is this much closer to a sentence than the one it cites, cite that passage instead.
+RECITE_MARGIN = 0.03
 # A claim of at most this many words is checked by word overlap instead of cosine.
 SHORT_CLAIM_WORDS = 3
 
@@ -129,9 +131,11 @@ def verify_citations(
             # is supported only where all its words occur in the evidence.
             row = np.array([threshold if lexical_support(body, ev.quote) >= 0.99 else 0.0 for ev in evidence])
         supported = [n for n in cited if row[index_of[n]] >= threshold]
-        if not supported and len(evidence):
+        if len(evidence):
             best = int(np.argmax(row))
-            if row[best] >= threshold:
+            strongest_cited = max((row[index_of[n]] for n in supported), default=-1.0)
+            # Re-cite when nothing cited supports it, or another passage is clearly the one it came from.
+            if row[best] >= threshold and row[best] - strongest_cited > RECITE_MARGIN:
                 supported = [evidence[best].n]
         if supported:
             kept.append((body, supported))

@@ -67,8 +67,11 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
     context_sentences: int = Field(default=4, ge=1, le=12, description="evidence sentences selected")
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
-    # Calibrated on dev sets: evidence weaker than this is refused (score = fused, 0..1).
-    refusal_threshold: float = 0.2
+    # Best evidence sentence's e5 similarity below which the question is refused before generation. The
+    # highest value with no false refusals on idkmrc-id-dev (benchmarks/calibrate_refusal.py, see
+    # docs/benchmarks.md): raw similarities differ by corpus, so it is set to protect answerable questions;
+    # LLM backends refuse weaker cases themselves (NO_ANSWER) and unsupported claims are removed.
+    refusal_threshold: float = 0.82
     # Minimum cosine (e5, query/passage prompts off) between an answer sentence and its cited evidence.
     support_threshold: float = 0.80
     llm_timeout_s: float = 60.0

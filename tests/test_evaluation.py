@@ -50,6 +50,8 @@ def test_answer_language_ignores_verbatim_indonesian_quotes():
     text = "According to the articles: «Belousov menggantikan Sergei Shoigu sebagai menteri pertahanan.» [1]"
     assert answer_language(text) == "en"
     assert answer_language("Belousov menggantikan Sergei Shoigu pada bulan Mei [1].") == "id"
+    assert answer_language("Sergei Shoigu [1].", expected="en") == "en"
+    assert answer_language("Belousov menggantikan Sergei Shoigu pada bulan Mei [1].", expected="en") == "id"
 
 
 def test_percentile():
