@@ -58,3 +58,18 @@ def sample_service(sample_store_dir):
     from qa.pipeline import QAService
 
     return QAService(make_settings(sample_store_dir))
+
+
+@pytest.fixture(scope="session")
+def smollm2_server(tmp_path_factory):
+    """A real OpenAI-compatible `python -m llama_cpp.server` with SmolLM2-135M; yields its /v1 base URL.
+
+    The model writes nonsense but starts in seconds: tests use it for transport, streaming and errors."""
+    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
+    from tests.servers import free_port, llama_server_command, process, smollm2_gguf
+
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}/v1"
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    with process(llama_server_command(smollm2_gguf(), port), f"{base_url}/models", log):
+        yield base_url

@@ -24,7 +24,7 @@ from qa.backends.llamacpp import LlamaCppBackend, assemble_model, is_available
 from qa.backends.openai import OpenAIBackend
 from qa.settings import Settings
 from qa.types import Evidence
-from tests.servers import free_port, llama_server_command, process, smollm2_gguf
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTICLES = ROOT / "data" / "articles"
@@ -78,17 +78,6 @@ RATIFIED = [
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``python -m llama_cpp.server`` on a free port; yields its ``/v1`` base URL."""
-    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}/v1"
-    log_path = tmp_path_factory.mktemp("llama_server") / "server.log"
-    with process(llama_server_command(smollm2_gguf(), port), f"{base_url}/models", log_path):
-        yield base_url
-
-
 @pytest.fixture
 def silent_server() -> Iterator[str]:
     """A TCP server that accepts connections and then never reads or answers (a hung upstream)."""
@@ -122,8 +111,8 @@ def silent_server() -> Iterator[str]:
         listener.close()
 
 
-def test_openai_backend_streams_pieces_from_real_server(llama_server: str) -> None:
-    backend = OpenAIBackend(Settings(openai_base_url=llama_server, llm_timeout_s=60, max_new_tokens=48))
+def test_openai_backend_streams_pieces_from_real_server(smollm2_server: str) -> None:
+    backend = OpenAIBackend(Settings(openai_base_url=smollm2_server, llm_timeout_s=60, max_new_tokens=48))
     assert isinstance(backend, Backend)
     assert backend.name == "openai"
     pieces = list(backend.generate("Siapa yang digantikan Belousov?", BELOUSOV, "id"))
@@ -132,10 +121,10 @@ def test_openai_backend_streams_pieces_from_real_server(llama_server: str) -> No
     assert "".join(pieces).strip()
 
 
-def test_openai_backend_limits_answer_length(llama_server: str) -> None:
+def test_openai_backend_limits_answer_length(smollm2_server: str) -> None:
     # llama-cpp-python's server ignores `max_completion_tokens` (what langchain sends); the backend must send
     # `max_tokens` or a rambling model would generate up to the context size.
-    backend = OpenAIBackend(Settings(openai_base_url=llama_server, llm_timeout_s=60, max_new_tokens=5))
+    backend = OpenAIBackend(Settings(openai_base_url=smollm2_server, llm_timeout_s=60, max_new_tokens=5))
     pieces = list(backend.generate("Describe the defence pact in detail.", RATIFIED, "en"))
     assert 1 <= len(pieces) <= 5, pieces
 

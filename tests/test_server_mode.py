@@ -19,9 +19,7 @@ from tests.servers import (
     chroma_command,
     chroma_ready_url,
     free_port,
-    llama_server_command,
     process,
-    smollm2_gguf,
     stop,
 )
 from vectorstore.service import ingest_paths, open_store, store_stats
@@ -84,19 +82,9 @@ def test_cli_reports_a_dead_chroma_server_in_one_line(tmp_path):
     assert "Chroma server" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.fixture(scope="module")
-def llm_server(tmp_path_factory):
-    pytest.importorskip("llama_cpp.server.app", reason="llama-cpp-python[server] is not installed")
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}/v1"
-    log = tmp_path_factory.mktemp("llm-log") / "server.log"
-    with process(llama_server_command(smollm2_gguf(), port), f"{base_url}/models", log):
-        yield base_url
-
-
-def test_openai_backend_answers_through_a_real_server(sample_store_dir, llm_server):
+def test_openai_backend_answers_through_a_real_server(sample_store_dir, smollm2_server):
     settings = make_settings(
-        sample_store_dir, backend="openai", openai_base_url=llm_server, max_new_tokens=40
+        sample_store_dir, backend="openai", openai_base_url=smollm2_server, max_new_tokens=40
     )
     a = QAService(settings).answer("Who did Belousov replace?")
     assert a.backend == "openai" and not a.notice
