@@ -130,7 +130,7 @@ class QAService:
         if name == "auto":
             from qa.backends.llamacpp import is_available
 
-            return "llamacpp" if is_available() else "extractive"
+            return "llamacpp" if is_available(self.settings) else "extractive"
         return name
 
     def backend(self, name: str) -> Backend:
