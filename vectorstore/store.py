@@ -191,16 +191,6 @@ class NewsStore:
         return [(i, d, dict(m), np.asarray(v, dtype=np.float32)) for i, d, m, v in rows]
 
     @guarded
-    def get_chunks(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-        if not ids:
-            return {}
-        got = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
-        return {
-            i: (d, dict(m))
-            for i, d, m in zip(got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True)
-        }
-
-    @guarded
     def query(
         self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, str, dict[str, Any], float]]:
