@@ -75,8 +75,9 @@ def main() -> None:
     ]
     md = (
         f"The first {args.articles} indosum articles ingested cleanly, then again by `newsqa ingest` in a "
-        f"subprocess (16-chunk transactions) killed with SIGKILL once its progress passed {args.kill_after} "
-        f"articles, then re-run to completion ({rerun_s:.0f} s; its summary: `{rerun.stdout.strip()}`).\n\n"
+        f"subprocess (16-chunk transactions) killed with SIGKILL once its progress bar reported "
+        f"{args.kill_after} articles, then re-run to completion ({rerun_s:.0f} s; its summary: "
+        f"`{rerun.stdout.strip()}`).\n\n"
         + _report.table(["store", "articles", "chunks", "check"], rows)
     )
     _report.write_section(
