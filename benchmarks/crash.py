@@ -77,8 +77,7 @@ def main() -> None:
         f"The first {args.articles} indosum articles ingested cleanly, then again by `newsqa ingest` in a "
         f"subprocess (16-chunk transactions) killed with SIGKILL once its progress bar reported "
         f"{args.kill_after} articles, then re-run to completion ({rerun_s:.0f} s; its summary: "
-        f"`{rerun.stdout.strip()}`).\n\n"
-        + _report.table(["store", "articles", "chunks", "check"], rows)
+        f"`{rerun.stdout.strip()}`).\n\n" + _report.table(["store", "articles", "chunks", "check"], rows)
     )
     _report.write_section(
         "Crash safety: kill -9 during ingest", md, load=(start_load, _report.banner("crash"))
