@@ -140,7 +140,7 @@ def ask(
         click.echo("\nSources:" if final.citations else "\nRelated passages:")
     for c in refs:
         where = ", ".join(x for x in (c.outlet, c.published) if x)
-        click.echo(f"[{c.n}] {c.title} ({where}) — {c.doc_id}:{c.start}-{c.end}")
+        click.echo(f"[{c.n}] {c.title}{f' ({where})' if where else ''} — {c.doc_id}:{c.start}-{c.end}")
         click.echo(f"    «{c.quote}»")
 
 
