@@ -172,19 +172,23 @@ def ceiling_texts(corpus: Path, settings: Settings) -> tuple[list[str], int, flo
     """The chunk texts ingest embeds, built the same way (clean -> chunk_article -> embedding_text)."""
     start = time.perf_counter()
     texts: list[str] = []
-    seen: set[str] = set()
     articles = 0
+    for article, chunks in chunked_articles(corpus, settings):
+        articles += 1
+        texts.extend(embedding_text(article, c) for c in chunks)
+    return texts, articles, time.perf_counter() - start
+
+
+def chunked_articles(corpus: Path, settings: Settings) -> Iterator[tuple[Any, list[Any]]]:
+    """(article, chunks) as ingest makes them: first occurrence of each id, empty articles skipped."""
+    seen: set[str] = set()
     for item in load_paths([corpus]):
         if isinstance(item, Skipped) or item.id in seen:
             continue
         seen.add(item.id)
         article = clean(item)
-        if not article.paragraphs:
-            continue
-        articles += 1
-        chunks = chunk_article(article, settings.chunk_tokens, settings.chunk_overlap_sentences)
-        texts.extend(embedding_text(article, c) for c in chunks)
-    return texts, articles, time.perf_counter() - start
+        if article.paragraphs:
+            yield article, chunk_article(article, settings.chunk_tokens, settings.chunk_overlap_sentences)
 
 
 def profile_ingest(corpus: Path, settings: Settings, limit: int, tmp: Path) -> str:
@@ -250,15 +254,7 @@ def write_probe(settings: Settings, corpus: Path, n_articles: int, repeats: int,
 
     src = open_store(settings, create=False)
     items: list[Any] = []
-    seen: set[str] = set()
-    for item in load_paths([corpus]):
-        if isinstance(item, Skipped) or item.id in seen:
-            continue
-        seen.add(item.id)
-        article = clean(item)
-        if not article.paragraphs:
-            continue
-        chunks = chunk_article(article, settings.chunk_tokens, settings.chunk_overlap_sentences)
+    for article, chunks in chunked_articles(corpus, settings):
         if chunks:
             items.append((article, chunks))
         if len(items) >= n_articles:
