@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from qa.context import select_evidence
-from qa.evaluation import corpus_store, load_questions
+from qa.evaluation import load_questions, store_for_corpus
 from qa.language import detect_language
 from qa.pipeline import QAService
 from qa.settings import get_settings
-from vectorstore.service import ingest_paths
 
 
 def top_scores(set_dir: Path, limit: int, seed: int = 0) -> list[tuple[bool, float]]:
@@ -30,8 +29,7 @@ def top_scores(set_dir: Path, limit: int, seed: int = 0) -> list[tuple[bool, flo
     corpus = set_dir / "corpus.jsonl"
     if not corpus.exists():
         corpus = set_dir.parent.parent / "articles"
-    settings = settings.model_copy(update={"store": corpus_store(settings, corpus)})
-    ingest_paths(settings, [corpus], progress=True)
+    settings = store_for_corpus(settings, corpus)
     questions = load_questions(set_dir / "questions.jsonl")
     random.Random(seed).shuffle(questions)
     answerable = [q for q in questions if q.answerable][: limit // 2]

@@ -16,20 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from qa.evaluation import corpus_store, load_questions, rank_metrics  # noqa: E402
+from qa.evaluation import load_questions, rank_metrics, store_for_corpus  # noqa: E402
 from qa.language import detect_language  # noqa: E402
 from qa.pipeline import QAService  # noqa: E402
 from qa.settings import get_settings  # noqa: E402
-from vectorstore.service import ingest_paths  # noqa: E402
 
 WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6)
 
 
 def evaluate(set_dir: Path, limit: int) -> tuple[str, list[str]]:
-    settings = get_settings()
-    corpus = set_dir / "corpus.jsonl"
-    settings = settings.model_copy(update={"store": corpus_store(settings, corpus)})
-    ingest_paths(settings, [corpus], progress=True)
+    settings = store_for_corpus(get_settings(), set_dir / "corpus.jsonl")
     questions = [q for q in load_questions(set_dir / "questions.jsonl") if q.answerable and q.gold_articles]
     random.Random(0).shuffle(questions)
     questions = questions[:limit]

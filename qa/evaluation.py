@@ -124,6 +124,15 @@ def corpus_store(settings: Settings, corpus: Path) -> Path:
     return settings.store.parent / "eval-stores" / h.hexdigest()[:16]
 
 
+def store_for_corpus(settings: Settings, corpus: Path, progress: bool = True) -> Settings:
+    """Settings pointing at the local store of ``corpus``, ingested (or brought up to date) first."""
+    from vectorstore.service import ingest_paths
+
+    settings = settings.model_copy(update={"store": corpus_store(settings, corpus), "chroma_host": None})
+    ingest_paths(settings, [corpus], progress=progress)
+    return settings
+
+
 def run_eval(
     settings: Settings,
     questions_path: Path,
@@ -135,11 +144,9 @@ def run_eval(
 ) -> dict[str, Any]:
     from qa.language import detect_language
     from qa.pipeline import QAService
-    from vectorstore.service import ingest_paths
 
     if corpus is not None:
-        settings = settings.model_copy(update={"store": corpus_store(settings, corpus), "chroma_host": None})
-        ingest_paths(settings, [corpus], progress=progress)
+        settings = store_for_corpus(settings, corpus, progress)
     questions = load_questions(questions_path, limit)
     if not questions:
         raise ValueError(f"{questions_path} holds no questions")
