@@ -82,6 +82,31 @@ def lexical_support(claim: str, evidence: str) -> float:
     return found / len(words)
 
 
+_NAME = re.compile(r"\b[A-Z][\w'-]{3,}", re.UNICODE)
+
+
+def repair_names(claim: str, sources: Sequence[str]) -> str:
+    """Give capitalised words the spelling they have in the cited sources ("Bakmut" -> "Bakhmut").
+
+    Why: a small model copies names letter by letter and sometimes drops one; the citation still supports the
+    sentence (``lexical_support`` tolerates it) but a reader, or a search for the name, would not find it.
+    Only capitalised words close to a capitalised source word are changed, so inflected common words are left
+    as written.
+    """
+    names = {w for src in sources for w in _NAME.findall(src)}
+    if not names:
+        return claim
+
+    def fix(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if word in names:
+            return word
+        close = difflib.get_close_matches(word, names, n=1, cutoff=0.85)
+        return close[0] if close else word
+
+    return _NAME.sub(fix, claim)
+
+
 # When another passage is this much closer to a sentence than the one it cites, cite that passage instead.
 RECITE_MARGIN = 0.03
 # A claim of at most this many words is checked by word overlap instead of cosine.
@@ -138,7 +163,7 @@ def verify_citations(
             if row[best] >= threshold and row[best] - strongest_cited > RECITE_MARGIN:
                 supported = [evidence[best].n]
         if supported:
-            kept.append((body, supported))
+            kept.append((repair_names(body, [by_n[n].quote for n in supported]), supported))
         else:
             removed.append(body)
 

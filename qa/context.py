@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.keyword import analyse_indonesian
 from qa.types import Evidence, Passage
 from vectorstore.store import NewsStore
 
@@ -91,14 +92,31 @@ def candidate_sentences(store: NewsStore, passages: Sequence[Passage]) -> list[t
     return out
 
 
+def term_overlap(query_terms: Sequence[str], sentence: str) -> float:
+    """Share of the question's (stemmed, stopword-free) terms that occur in the sentence."""
+    if not query_terms:
+        return 0.0
+    words = set(analyse_indonesian(sentence))
+    return sum(t in words for t in query_terms) / len(query_terms)
+
+
 def select_evidence(
     store: NewsStore,
     embedder: Any,
     query_vector: np.ndarray,
     passages: Sequence[Passage],
     max_sentences: int = 6,
+    *,
+    query_terms: Sequence[str] = (),
+    lexical_weight: float = 0.0,
 ) -> list[Evidence]:
-    """Top sentences by similarity to the question, numbered [1]..[n] from the strongest."""
+    """Top sentences by similarity to the question, numbered [1]..[n] from the strongest.
+
+    The score is the e5 similarity, a small bonus for the passage's retrieval rank and, with
+    ``lexical_weight``, the share of question terms the sentence contains: e5 alone under-rates the sentence
+    that holds a name, number or rare word of the question when its wording differs elsewhere ("Pilpres AS"
+    for "pemilihan presiden Amerika Serikat"), and that sentence is usually the one with the answer.
+    """
     candidates = candidate_sentences(store, passages)
     if not candidates:
         return []
@@ -106,7 +124,10 @@ def select_evidence(
     sims = vectors @ np.asarray(query_vector, dtype=np.float32)
     best_passage = max(p.score for p in passages) or 1.0
     scores = [
-        float(sim) + 0.05 * (c[0].score / best_passage) for sim, c in zip(sims, candidates, strict=True)
+        float(sim)
+        + 0.05 * (c[0].score / best_passage)
+        + (lexical_weight * term_overlap(query_terms, c[3]) if lexical_weight else 0.0)
+        for sim, c in zip(sims, candidates, strict=True)
     ]
     # Best first: a small model leans on [1], so [1] should be the strongest evidence.
     order = sorted(range(len(candidates)), key=scores.__getitem__, reverse=True)[:max_sentences]
@@ -128,3 +149,20 @@ def select_evidence(
             )
         )
     return evidence
+
+
+def within_budget(evidence: Sequence[Evidence], max_chars: int) -> list[Evidence]:
+    """The strongest sentences, in order, that fit in ``max_chars`` (always at least the first).
+
+    Why characters and not a sentence count: news sentences vary from 60 to 400 characters, and the local
+    LLM's time to first token grows with every character it reads (~60 tokens/s on 2 cores); a budget keeps
+    that time steady and lets two or three short sentences in where one long one would fill it.
+    """
+    out: list[Evidence] = []
+    used = 0
+    for ev in evidence:
+        if out and used + len(ev.quote) > max_chars:
+            break
+        out.append(ev)
+        used += len(ev.quote)
+    return out

@@ -19,10 +19,11 @@ from typing import Any
 
 from qa.backends.base import Backend, BackendError
 from qa.backends.extractive import ExtractiveBackend
-from qa.citations import MARKER, parse_markers, verify_citations
+from qa.citations import MARKER, parse_markers, strip_markers, verify_citations
 from qa.context import select_evidence
 from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
+from qa.keyword import analyse_query
 from qa.language import detect_language
 from qa.prompt import NO_ANSWER
 from qa.retrieval import HybridSearcher
@@ -150,6 +151,20 @@ class QAService:
                     raise QuestionError(f"unknown backend {name!r}; use extractive, llamacpp or openai")
             return self._backends[name]
 
+    def warm_up(self, backend: str | None = None) -> None:
+        """Load the embedder, store, keyword index and the LLM (with its cached prompt prefix) now.
+
+        The service calls this at start and evaluation before timing, so that no question pays for loading:
+        latency figures then measure answering, as a user of a running service sees it.
+        """
+        try:
+            for _ in self.stream("berita", None, backend="extractive"):
+                pass
+        finally:  # the LLM loads even when the store is not there yet (the page must still come up)
+            load = getattr(self.backend(self.backend_name(backend)), "load", None)
+            if callable(load):
+                load()
+
     def newest_article_day(self) -> date | None:
         """Anchor for relative dates; recomputed only when the store changes."""
         revision = self.store.revision()
@@ -160,7 +175,7 @@ class QAService:
         return self._anchor[1]
 
     # --- the pipeline -----------------------------------------------------------------------
-    def stream(
+    def gather(
         self,
         question: str,
         history: Sequence[Any] | None = None,
@@ -168,8 +183,12 @@ class QAService:
         k: int | None = None,
         since: str | date | None = None,
         until: str | date | None = None,
-        backend: str | None = None,
-    ) -> Iterator[Event]:
+    ) -> EvidenceEvent:
+        """Everything before generation: clean, detect the language, rewrite a follow-up, retrieve, select
+        the evidence sentences and judge whether they are strong enough to answer from.
+
+        Public because evaluation measures this step on its own (evidence recall) without paying for an LLM.
+        """
         s = self.settings
         started = time.perf_counter()
         question = clean_question(question, s.max_question_chars)
@@ -183,11 +202,36 @@ class QAService:
         embedder = self.embedder
         qvec = embedder.encode_queries([standalone])[0]
         passages = self.searcher().search(standalone, language, k or s.k, since_d, until_d, query_vector=qvec)
-        evidence = select_evidence(self.store, embedder, qvec, passages, s.context_sentences)
+        evidence = select_evidence(
+            self.store,
+            embedder,
+            qvec,
+            passages,
+            s.context_sentences,
+            query_terms=analyse_query(standalone, language),
+            lexical_weight=s.evidence_lexical_weight,
+        )
         top = max((ev.score for ev in evidence), default=0.0)
         weak = top < s.refusal_threshold
-        retrieve_s = time.perf_counter() - started
-        yield EvidenceEvent(language, standalone, passages, evidence, weak, retrieve_s)
+        return EvidenceEvent(language, standalone, passages, evidence, weak, time.perf_counter() - started)
+
+    def stream(
+        self,
+        question: str,
+        history: Sequence[Any] | None = None,
+        *,
+        k: int | None = None,
+        since: str | date | None = None,
+        until: str | date | None = None,
+        backend: str | None = None,
+    ) -> Iterator[Event]:
+        s = self.settings
+        started = time.perf_counter()
+        gathered = self.gather(question, history, k=k, since=since, until=until)
+        yield gathered
+        question = clean_question(question, s.max_question_chars)
+        language, standalone, evidence = gathered.language, gathered.standalone_question, gathered.evidence
+        weak, retrieve_s, embedder = gathered.weak, gathered.retrieve_s, self.embedder
 
         timings = {"retrieve_s": retrieve_s}
         name = self.backend_name(backend)
@@ -218,14 +262,21 @@ class QAService:
             yield TokenEvent("".join(pieces))
         timings["first_token_s"] = first_token if first_token is not None else time.perf_counter() - started
         raw = "".join(pieces).strip()
-        model_refused = base.backend != "extractive" and not MARKER.search(raw) and _MODEL_REFUSAL.search(raw)
+        words = strip_markers(raw)
+        model_refused = base.backend != "extractive" and (
+            # Only markers ("[2]"): the model pointed at a source but stated nothing. Seen on unanswerable
+            # questions as often as on answerable ones, so it is not taken as an answer.
+            not any(ch.isalnum() for ch in words) or (not MARKER.search(raw) and _MODEL_REFUSAL.search(raw))
+        )
         if not raw or NO_ANSWER in raw or model_refused:
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
         checked = verify_citations(raw, given, embedder, language, s.support_threshold)
         pointed = [ev for ev in given if ev.n in set(parse_markers(raw))]
         if not checked.text and pointed and base.backend != "extractive":
-            # The model pointed at sources but wrote nothing verifiable ("[1] [2]"): quote what it pointed at.
+            # The model made claims, pointing at sources, that failed verification (often a faithful English
+            # rendering of an Indonesian sentence that scores under the cross-lingual threshold): quote the
+            # sources it pointed at rather than drop the answer.
             base.backend = "extractive"
             base.notice = UNVERIFIED_NOTICE[language]
             quoted = "".join(ExtractiveBackend().generate(standalone, pointed, language))

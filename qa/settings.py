@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     backend: BackendName = "auto"
     max_question_chars: int = 2000
     context_sentences: int = Field(default=4, ge=1, le=12, description="evidence sentences selected")
+    # Weight of the question-term overlap in evidence-sentence scores (e5 similarity + this x overlap share).
+    evidence_lexical_weight: float = Field(default=0.0, ge=0.0, le=1.0)
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
     # Best evidence sentence's e5 similarity below which the question is refused before generation. The
     # highest value with no false refusals on idkmrc-id-dev (benchmarks/calibrate_refusal.py, see

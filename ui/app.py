@@ -271,16 +271,9 @@ def warm_up(service: QAService) -> None:
     down) are only logged, because the page must come up anyway and will say what is wrong when asked.
     """
     try:
-        for _ in service.stream("berita", None, backend="extractive"):
-            pass
+        service.warm_up()
     except Exception as exc:  # noqa: BLE001 - best effort by design
         log.warning("warm-up skipped: %s", exc)
-    try:  # the local LLM: load it and evaluate the fixed prompt prefix once, so its KV cache is ready
-        load = getattr(service.backend(service.backend_name()), "load", None)
-        if callable(load):
-            load()
-    except Exception as exc:  # noqa: BLE001 - best effort by design
-        log.warning("LLM warm-up skipped: %s", exc)
 
 
 def _estimate_articles(path: Path) -> int:
