@@ -20,7 +20,7 @@ from typing import Any
 from qa.backends.base import Backend, BackendError
 from qa.backends.extractive import ExtractiveBackend
 from qa.citations import MARKER, parse_markers, strip_markers, verify_citations
-from qa.context import select_evidence
+from qa.context import select_evidence, within_budget
 from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
 from qa.keyword import analyse_query
@@ -245,8 +245,9 @@ class QAService:
         given = evidence
         first_token: float | None = None
         try:
-            # An LLM reads ~30-45 prompt tokens/s here: it gets only the strongest sentences.
-            given = evidence if name == "extractive" else evidence[: s.llm_context_sentences]
+            # An LLM reads ~60 prompt tokens/s here: it gets only the strongest sentences, within a budget.
+            if name != "extractive":
+                given = within_budget(evidence[: s.llm_context_sentences], s.llm_context_chars)
             for piece in self.backend(name).generate(standalone, given, language):
                 if first_token is None:
                     first_token = time.perf_counter() - started

@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     # Weight of the question-term overlap in evidence-sentence scores (e5 similarity + this x overlap share).
     evidence_lexical_weight: float = Field(default=0.0, ge=0.0, le=1.0)
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
+    # ...and no more characters than this (the first sentence always goes in): the local LLM's time to first
+    # token grows with what it reads. benchmarks/tune_evidence.py measures recall against this budget.
+    llm_context_chars: int = Field(default=600, ge=50, le=20_000)
     # Best evidence sentence's e5 similarity below which the question is refused before generation. The
     # highest value with no false refusals on idkmrc-id-dev (benchmarks/calibrate_refusal.py, see
     # docs/benchmarks.md): raw similarities differ by corpus, so it is set to protect answerable questions;

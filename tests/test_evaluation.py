@@ -83,6 +83,11 @@ def test_eval_on_articles_dev_with_extractive_backend(tmp_path):
     assert result["answer_accuracy"] >= 0.6
     assert result["language_match"] == 1.0
     assert set(result["baselines"]) == {"bm25", "dense"}
+    # Evidence recall grows with the number of sentences read, and bounds the extractive answers (which
+    # only quote evidence sentences).
+    recall = [result[f"evidence_recall@{n}"] for n in range(1, 5)]
+    assert recall == sorted(recall) and recall[-1] >= 0.7
+    assert result["answer_accuracy"] <= recall[-1]
 
 
 def test_cli_eval_retrieval_only_writes_json(tmp_path):

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from qa.citations import repair_names, verify_citations
+from qa.context import within_budget
 from qa.pipeline import AnswerEvent, EvidenceEvent, QAService, QuestionError, TokenEvent
 from qa.types import Evidence
 from tests.conftest import ARTICLES, make_settings
@@ -223,3 +224,15 @@ def test_model_answer_keeps_its_verified_citation(sample_store_dir):
     a = _service_with_model_reply(sample_store_dir, "{first} [1]").answer("Siapa yang digantikan Belousov?")
     assert not a.refused and a.backend == "llamacpp" and not a.notice
     assert a.text.rstrip(".").endswith("[1]") and len(a.citations) == 1
+
+
+def test_llm_evidence_budget_keeps_order_and_at_least_one_sentence():
+    evidence = [
+        Evidence(n=i + 1, doc_id="d", quote="x" * size, start=0, end=size, score=0.9)
+        for i, size in enumerate((250, 200, 100, 50))
+    ]
+    assert [e.n for e in within_budget(evidence, 600)] == [1, 2, 3, 4]
+    assert [e.n for e in within_budget(evidence, 599)] == [1, 2, 3]
+    assert [e.n for e in within_budget(evidence, 400)] == [1]  # stops at the first that does not fit
+    assert [e.n for e in within_budget(evidence, 100)] == [1]  # the strongest always goes in
+    assert within_budget([], 600) == []
