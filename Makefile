@@ -68,10 +68,17 @@ format: install
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# The figures in docs/benchmarks.md (each script rewrites its own section). Scale and load take the longest.
+EVAL := ../shared/data/eval
 bench: install-llm
 	$(PY) benchmarks/ingest.py
-	$(PY) benchmarks/retrieval.py
+	$(PY) benchmarks/tune_fusion.py $(EVAL)/xling-en-id-dev $(EVAL)/idkmrc-id-dev $(EVAL)/tydiqa-id-dev
+	$(PY) benchmarks/tune_evidence.py $(EVAL)/articles-dev $(EVAL)/xling-en-id-dev $(EVAL)/idkmrc-id-dev
+	$(PY) benchmarks/calibrate_refusal.py $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev $(EVAL)/articles-dev
 	$(PY) benchmarks/latency.py
+	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/load.py
+	$(PY) benchmarks/crash.py
 
 clean:
 	rm -rf .newsqa .pytest_cache

@@ -3,7 +3,8 @@
 For every question it runs retrieval + evidence selection (no generation) and records the best evidence
 sentence's similarity; then it prints, for a sweep of thresholds, refusal accuracy on unanswerable questions
 and false-refusal rate on answerable ones, and the threshold with the best balanced accuracy. The chosen
-value goes into ``Settings.refusal_threshold``; the sweep is written to docs/benchmarks.md.
+values go into ``Settings.refusal_threshold_id`` / ``_en`` (per question language); the sweep is
+written to docs/benchmarks.md.
 
 Usage: python benchmarks/calibrate_refusal.py SET_DIR [SET_DIR ...] [--limit N]
 """

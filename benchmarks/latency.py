@@ -43,11 +43,13 @@ METRICS = (
     ("refusal_accuracy", "refusal accuracy (unanswerable)", "{:.3f}"),
     ("false_refusal_rate", "false refusals (answerable)", "{:.3f}"),
     ("language_match", "answer language matches question", "{:.3f}"),
+    ("evidence_recall@3", "evidence recall@3 (an answer in the first 3 sentences)", "{:.3f}"),
 )
 LATENCIES = (
     ("latency_p50_s", "latency p50"),
     ("latency_p95_s", "latency p95"),
     ("first_token_p50_s", "first token p50"),
+    ("first_token_p50_answered_s", "first token p50, answered questions only"),
     ("evidence_p50_s", "evidence p50"),
 )
 

@@ -219,9 +219,10 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
 
     src_settings = Settings(store=args.source_store, chroma_host=None)
-    if not (args.source_store / "chroma.sqlite3").exists():
-        print(f"{args.source_store} missing: ingesting {args.corpus} (this takes a while) ...", flush=True)
-        ingest_paths(src_settings, [args.corpus], progress=True)
+    # Always brought up to date (idempotent: seconds when complete); another benchmark may have left only a
+    # few of the articles at this path.
+    print(f"bringing {args.source_store} up to date with {args.corpus} ...", flush=True)
+    ingest_paths(src_settings, [args.corpus], progress=True)
     shutil.rmtree(args.store, ignore_errors=True)
     shutil.copytree(args.source_store, args.store)
     settings = Settings(store=args.store, chroma_host=None)

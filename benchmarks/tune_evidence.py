@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import _report as rep  # noqa: E402
 
-from qa.context import select_evidence, within_budget  # noqa: E402
+from qa.context import select_evidence, trim_evidence, within_budget  # noqa: E402
 from qa.evaluation import contains_answer, load_questions, store_for_corpus  # noqa: E402
 from qa.keyword import analyse_query  # noqa: E402
 from qa.language import detect_language  # noqa: E402
@@ -29,7 +29,9 @@ from qa.settings import get_settings  # noqa: E402
 
 WEIGHTS = (0.0, 0.05, 0.1, 0.2)
 NS = (1, 2, 3, 4)
+LLM_SENTENCES = get_settings().llm_context_sentences
 BUDGETS = (300, 400, 500, 600)  # characters of evidence an LLM reads (sentences in order, at least one)
+TRIMS = (0, 160, 220)  # longest sentence an LLM reads before it is cut to its best clauses (0: never)
 
 
 def corpus_of(set_dir: Path) -> Path:
@@ -46,8 +48,8 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
     searcher = service.searcher()
     ranks: dict[float, list[int | None]] = {w: [] for w in WEIGHTS}
     chars: dict[float, dict[int, list[int]]] = {w: {n: [] for n in NS} for w in WEIGHTS}
-    budget_hits: dict[int, list[bool]] = {b: [] for b in BUDGETS}
-    budget_chars: dict[int, list[int]] = {b: [] for b in BUDGETS}
+    budget_hits: dict[tuple[int, int], list[bool]] = {(t, b): [] for t in TRIMS for b in BUDGETS}
+    budget_chars: dict[tuple[int, int], list[int]] = {(t, b): [] for t in TRIMS for b in BUDGETS}
     started = time.perf_counter()
     for q in questions:
         lang = detect_language(q.question)
@@ -62,20 +64,24 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
             for n in NS:
                 chars[w][n].append(sum(len(e.quote) for e in ev[:n]))
             if w == 0.0:
-                for b in BUDGETS:
-                    given = within_budget(ev, b)
-                    budget_hits[b].append(any(contains_answer(e.quote, q.answers) for e in given))
-                    budget_chars[b].append(sum(len(e.quote) for e in given))
+                for t in TRIMS:
+                    trimmed = trim_evidence(ev[:LLM_SENTENCES], service.embedder, qvec, t)
+                    for b in BUDGETS:
+                        given = within_budget(trimmed, b)
+                        hit = any(contains_answer(e.quote, q.answers) for e in given)
+                        budget_hits[t, b].append(hit)
+                        budget_chars[t, b].append(sum(len(e.quote) for e in given))
     elapsed = time.perf_counter() - started
     rows: list[list[object]] = []
     for w in WEIGHTS:
         recall = [sum(r is not None and r <= n for r in ranks[w]) / len(ranks[w]) for n in NS]
         mean_chars = [sum(chars[w][n]) / len(chars[w][n]) for n in NS]
         rows.append([f"{w:g}", *(f"{r:.3f}" for r in recall), *(f"{c:.0f}" for c in mean_chars)])
-    for b in BUDGETS:
-        hit = sum(budget_hits[b]) / len(budget_hits[b])
-        mean = sum(budget_chars[b]) / len(budget_chars[b])
-        rows.append([f"0, budget {b} chars", f"{hit:.3f} (all given)", "", "", "", f"{mean:.0f}", "", "", ""])
+    for (t, b), hits in budget_hits.items():
+        mean = sum(budget_chars[t, b]) / len(budget_chars[t, b])
+        label = f"0, first {LLM_SENTENCES}, budget {b}" + (f", trim > {t}" if t else "")
+        recall = f"{sum(hits) / len(hits):.3f} (all given)"
+        rows.append([label, recall, "", "", "", f"{mean:.0f}", "", "", ""])
     title = f"{set_dir.name}: {len(questions)} answerable questions with answers ({elapsed:.0f} s)"
     return title, rows
 

@@ -91,7 +91,8 @@ def repair_names(claim: str, sources: Sequence[str]) -> str:
     Why: a small model copies names letter by letter and sometimes drops one; the citation still supports the
     sentence (``lexical_support`` tolerates it) but a reader, or a search for the name, would not find it.
     Only capitalised words close to a capitalised source word are changed, so inflected common words are left
-    as written.
+    as written; and only in answers in the sources' language (Indonesian), since an English answer rightly
+    writes "Russia" for the source's "Rusia".
     """
     names = {w for src in sources for w in _NAME.findall(src)}
     if not names:
@@ -105,6 +106,17 @@ def repair_names(claim: str, sources: Sequence[str]) -> str:
         return close[0] if close else word
 
     return _NAME.sub(fix, claim)
+
+
+def name_coverage(claim: str, source: str) -> int:
+    """How many of the claim's capitalised words (names, mostly) the source contains, allowing small
+    spelling differences ("Russia"/"Rusia")."""
+    pool = {w.lower() for w in _TOKEN.findall(source)}
+    return sum(
+        1
+        for w in {w.lower() for w in _NAME.findall(claim)}
+        if w in pool or difflib.get_close_matches(w, pool, n=1, cutoff=0.85)
+    )
 
 
 # When another passage is this much closer to a sentence than the one it cites, cite that passage instead.
@@ -156,14 +168,24 @@ def verify_citations(
             # is supported only where all its words occur in the evidence.
             row = np.array([threshold if lexical_support(body, ev.quote) >= 0.99 else 0.0 for ev in evidence])
         supported = [n for n in cited if row[index_of[n]] >= threshold]
-        if len(evidence):
-            best = int(np.argmax(row))
+        candidates = [j for j in range(len(evidence)) if row[j] >= threshold]
+        if candidates:
+            # Among the passages that support the sentence, the one holding most of its names is the one it
+            # came from: cosine alone cannot tell "Adrienne Watson is quoted about Kim's trip" from a passage
+            # that only mentions Kim's trip. Ties (and name-less sentences) are decided by cosine.
+            cover = {j: name_coverage(body, evidence[j].quote) for j in candidates}
+            most = max(cover.values())
+            best = max((j for j in candidates if cover[j] == most), key=lambda j: row[j])
+            cited_cover = max((cover.get(index_of[n], -1) for n in supported), default=-1)
             strongest_cited = max((row[index_of[n]] for n in supported), default=-1.0)
-            # Re-cite when nothing cited supports it, or another passage is clearly the one it came from.
-            if row[best] >= threshold and row[best] - strongest_cited > RECITE_MARGIN:
+            # Re-cite when nothing cited supports it, when a supporting passage holds more of its names, or
+            # when another passage is clearly closer.
+            if cited_cover < most or row[best] - strongest_cited > RECITE_MARGIN:
                 supported = [evidence[best].n]
         if supported:
-            kept.append((repair_names(body, [by_n[n].quote for n in supported]), supported))
+            if language == "id":  # in English a near-miss is often a correct exonym (Russia/Rusia)
+                body = repair_names(body, [by_n[n].quote for n in supported])
+            kept.append((body, supported))
         else:
             removed.append(body)
 

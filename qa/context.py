@@ -7,9 +7,11 @@ quotes. Sentences are scored against the question with the same e5 model used fo
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -165,4 +167,53 @@ def within_budget(evidence: Sequence[Evidence], max_chars: int) -> list[Evidence
             break
         out.append(ev)
         used += len(ev.quote)
+    return out
+
+
+# Clause boundaries inside a sentence: after , ; : and around a dash (which then belongs to neither side).
+_CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+[-–—]\s+")
+
+
+def trim_evidence(
+    evidence: Sequence[Evidence], embedder: Any, query_vector: np.ndarray, max_chars: int
+) -> list[Evidence]:
+    """Shorten sentences longer than ``max_chars`` to the run of clauses closest to the question.
+
+    Why: a news sentence often strings three facts together ("X said on Monday, after Y, that Z, which ...");
+    the local LLM pays for every character before its first token, and a quoted citation is more precise
+    when it is the clause that answers. The kept run starts at the clause most similar to the question (e5)
+    and grows towards the more similar neighbour while it fits; the quote stays an exact span of the raw
+    article text, so highlighting and citation checks work unchanged.
+    """
+    qv = np.asarray(query_vector, dtype=np.float32)
+    out: list[Evidence] = []
+    for ev in evidence:
+        if max_chars <= 0 or len(ev.quote) <= max_chars:
+            out.append(ev)
+            continue
+        spans, pos = [], 0
+        for m in _CLAUSE_END.finditer(ev.quote):
+            spans.append((pos, m.start()))
+            pos = m.end()
+        spans.append((pos, len(ev.quote)))
+        spans = [(s, e) for s, e in spans if ev.quote[s:e].strip()]
+        if len(spans) < 2:
+            out.append(ev)
+            continue
+        keys = [(ev.doc_id, ev.start + s, ev.quote[s:e]) for s, e in spans]
+        sims = SENTENCE_VECTORS.encode(embedder, keys) @ qv
+        lo = hi = int(np.argmax(sims))
+        while True:
+            options = []
+            if lo > 0 and spans[hi][1] - spans[lo - 1][0] <= max_chars:
+                options.append((sims[lo - 1], lo - 1, hi))
+            if hi < len(spans) - 1 and spans[hi + 1][1] - spans[lo][0] <= max_chars:
+                options.append((sims[hi + 1], lo, hi + 1))
+            if not options:
+                break
+            _, lo, hi = max(options)
+        start, end = spans[lo][0], spans[hi][1]
+        text = ev.quote[start:end]
+        end -= len(text) - len(text.rstrip(" ,;:"))
+        out.append(replace(ev, quote=ev.quote[start:end], start=ev.start + start, end=ev.start + end))
     return out

@@ -20,7 +20,7 @@ from typing import Any
 from qa.backends.base import Backend, BackendError
 from qa.backends.extractive import ExtractiveBackend
 from qa.citations import MARKER, parse_markers, strip_markers, verify_citations
-from qa.context import select_evidence, within_budget
+from qa.context import select_evidence, trim_evidence, within_budget
 from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
 from qa.keyword import analyse_query
@@ -66,6 +66,7 @@ class EvidenceEvent:
     evidence: list[Evidence]
     weak: bool
     retrieve_s: float
+    query_vector: Any = None
 
 
 @dataclass
@@ -212,8 +213,10 @@ class QAService:
             lexical_weight=s.evidence_lexical_weight,
         )
         top = max((ev.score for ev in evidence), default=0.0)
-        weak = top < s.refusal_threshold
-        return EvidenceEvent(language, standalone, passages, evidence, weak, time.perf_counter() - started)
+        weak = top < (s.refusal_threshold_en if language == "en" else s.refusal_threshold_id)
+        return EvidenceEvent(
+            language, standalone, passages, evidence, weak, time.perf_counter() - started, query_vector=qvec
+        )
 
     def stream(
         self,
@@ -247,7 +250,10 @@ class QAService:
         try:
             # An LLM reads ~60 prompt tokens/s here: it gets only the strongest sentences, within a budget.
             if name != "extractive":
-                given = within_budget(evidence[: s.llm_context_sentences], s.llm_context_chars)
+                given = evidence[: s.llm_context_sentences]
+                if s.llm_sentence_chars:
+                    given = trim_evidence(given, embedder, gathered.query_vector, s.llm_sentence_chars)
+                given = within_budget(given, s.llm_context_chars)
             for piece in self.backend(name).generate(standalone, given, language):
                 if first_token is None:
                     first_token = time.perf_counter() - started

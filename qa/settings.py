@@ -71,12 +71,16 @@ class Settings(BaseSettings):
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
     # ...and no more characters than this (the first sentence always goes in): the local LLM's time to first
     # token grows with what it reads. benchmarks/tune_evidence.py measures recall against this budget.
-    llm_context_chars: int = Field(default=600, ge=50, le=20_000)
-    # Best evidence sentence's e5 similarity below which the question is refused before generation. The
-    # highest value with no false refusals on idkmrc-id-dev (benchmarks/calibrate_refusal.py, see
-    # docs/benchmarks.md): raw similarities differ by corpus, so it is set to protect answerable questions;
-    # LLM backends refuse weaker cases themselves (NO_ANSWER) and unsupported claims are removed.
-    refusal_threshold: float = 0.82
+    llm_context_chars: int = Field(default=800, ge=50, le=20_000)
+    # Sentences longer than this are cut, for an LLM, to the clauses closest to the question (0: never).
+    llm_sentence_chars: int = Field(default=0, ge=0, le=5_000)
+    # Best evidence sentence's e5 similarity below which the question is refused before generation, per
+    # question language: an English question scores ~0.03 lower against Indonesian text than an Indonesian
+    # one. Each is the highest value with no false refusals on any dev set of that language
+    # (benchmarks/calibrate_refusal.py, docs/benchmarks.md): it only catches clearly off-topic questions;
+    # LLM backends refuse the subtler ones themselves (NO_ANSWER) and unsupported claims are removed.
+    refusal_threshold_id: float = 0.79
+    refusal_threshold_en: float = 0.78
     # Minimum cosine (e5, query/passage prompts off) between an answer sentence and its cited evidence.
     support_threshold: float = 0.80
     llm_timeout_s: float = 60.0

@@ -201,7 +201,7 @@ class ScriptedModel:
 
 
 def _service_with_model_reply(sample_store_dir, reply: str) -> QAService:
-    service = QAService(make_settings(sample_store_dir, backend="llamacpp", refusal_threshold=0.5))
+    service = QAService(make_settings(sample_store_dir, backend="llamacpp", refusal_threshold_id=0.5))
     service._backends["llamacpp"] = ScriptedModel(reply)
     return service
 
@@ -236,3 +236,20 @@ def test_llm_evidence_budget_keeps_order_and_at_least_one_sentence():
     assert [e.n for e in within_budget(evidence, 400)] == [1]  # stops at the first that does not fit
     assert [e.n for e in within_budget(evidence, 100)] == [1]  # the strongest always goes in
     assert within_budget([], 600) == []
+
+
+def test_claim_is_cited_to_the_passage_that_holds_its_names(embedder):
+    quotes = [
+        "Pemimpin Korea Utara Kim Jong Un mungkin akan melakukan perjalanan ke Rusia untuk membahas senjata.",
+        "Belum jelas apakah Belousov akan bertemu dengan Kim, pemimpin Korea Utara.",
+        "Juru bicara Dewan Keamanan Nasional Adrienne Watson mengatakan Kim mungkin pergi ke Rusia.",
+    ]
+    evidence = [
+        Evidence(n=i + 1, doc_id=f"d{i + 1}", quote=q, start=0, end=len(q), score=0.9)
+        for i, q in enumerate(quotes)
+    ]
+    # The model put the marker on a passage that supports the topic but not the name.
+    claim = "Adrienne Watson [2] is quoted about Kim's possible trip to Russia."
+    checked = verify_citations(claim, evidence, embedder, "en", threshold=0.80)
+    assert [c.doc_id for c in checked.citations] == ["d3"]
+    assert checked.text == "Adrienne Watson is quoted about Kim's possible trip to Russia [1]."
