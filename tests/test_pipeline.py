@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from qa.citations import repair_names, verify_citations
-from qa.context import within_budget
+from qa.context import trim_evidence, within_budget
 from qa.pipeline import AnswerEvent, EvidenceEvent, QAService, QuestionError, TokenEvent
 from qa.types import Evidence
 from tests.conftest import ARTICLES, make_settings
@@ -253,3 +253,18 @@ def test_claim_is_cited_to_the_passage_that_holds_its_names(embedder):
     checked = verify_citations(claim, evidence, embedder, "en", threshold=0.80)
     assert [c.doc_id for c in checked.citations] == ["d3"]
     assert checked.text == "Adrienne Watson is quoted about Kim's possible trip to Russia [1]."
+
+
+def test_trimmed_evidence_is_an_exact_span_around_the_best_clause(embedder):
+    quote = (
+        "Liputan6.com, Pyongyang - Menteri Pertahanan Rusia Andrei Belousov bertemu Kim Jong Un, "
+        "sementara itu Putin dan Kim menandatangani perjanjian kemitraan strategis pada bulan Juni, "
+        "selama kunjungan kepala Kremlin ke Pyongyang, kata kantor berita."
+    )
+    raw = "Judul.\n\n" + quote
+    ev = Evidence(n=1, doc_id="d", quote=quote, start=8, end=8 + len(quote), score=0.9)
+    qvec = embedder.encode_queries(["Kapan Putin dan Kim menandatangani perjanjian kemitraan?"])[0]
+    (short,) = trim_evidence([ev], embedder, qvec, 120)
+    assert "bulan Juni" in short.quote and len(short.quote) <= 120
+    assert raw[short.start : short.end] == short.quote and not short.quote.endswith(",")
+    assert trim_evidence([ev], embedder, qvec, 0) == [ev]  # 0 turns it off
