@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 from qa.dates import resolve_relative
-from qa.retrieval import NewsRetriever
+from qa.retrieval import KeywordIndexCache, NewsRetriever
+from tests.conftest import make_settings
+from vectorstore.service import ingest_paths, open_store
 
 
 def test_hybrid_search_ranks_the_right_article_first_for_both_languages(sample_service):
@@ -45,3 +47,30 @@ def test_relative_dates_resolve_against_the_newest_article():
     assert resolve_relative("What happened yesterday?", anchor) == (date(2024, 11, 29), date(2024, 11, 29))
     assert resolve_relative("Siapa Belousov?", anchor) is None
     assert resolve_relative("pekan lalu", None) is None
+
+
+def test_saved_keyword_index_is_loaded_without_reading_chunks_and_rebuilt_after_a_change(
+    store_copy, embedder, monkeypatch
+):
+    settings = make_settings(store_copy)
+    store = open_store(settings, create=False)
+    built, built_days = KeywordIndexCache().get(store)  # builds and saves beside the store
+    assert (store_copy / f"bm25-{store.name}" / "REVISION").is_file()
+
+    def no_reading():
+        raise AssertionError("a saved index of the same revision must not re-read the chunks")
+
+    fresh = open_store(settings, create=False)  # as in a new process
+    monkeypatch.setattr(fresh, "iter_chunks", no_reading)
+    loaded, days = KeywordIndexCache().get(fresh)
+    assert list(loaded.ids) == list(built.ids) and days == built_days
+    assert any(day > 0 for day in days.values())  # publication days travel with the saved index
+
+    # A new article changes the revision: the saved copy is stale and is rebuilt with the new chunks.
+    extra = store_copy.parent / "extra.txt"
+    extra.write_text("Judul baru\n\nPersib Bandung menang 3-1 atas Persija di Stadion Si Jalak Harupat.\n")
+    ingest_paths(settings, [extra], progress=False)
+    monkeypatch.undo()
+    rebuilt, _ = KeywordIndexCache().get(open_store(settings, create=False))
+    assert len(rebuilt.ids) > len(built.ids)
+    assert rebuilt.search("Persib Harupat", 1, language="id")
