@@ -1,8 +1,9 @@
 """Tune the BM25 weight of the hybrid retriever per question language on the dev retrieval sets.
 
 Each question's query vector is encoded once; the sweep then re-runs only the cheap fusion step. Prints
-recall@5 / MRR@10 for every weight, with dense-only and BM25-only baselines from the same run, and writes
-the table to docs/benchmarks.md. Usage:
+recall@5 / MRR@10 for every weight, with dense-only and BM25-only baselines from the same run, as markdown
+tables; docs/benchmarks.md keeps them (one run per set, pasted with its command) beside the choice they
+support. Usage:
     python benchmarks/tune_fusion.py ../shared/data/eval/xling-en-id-dev [more set dirs] --limit 600
 """
 
