@@ -32,6 +32,7 @@ NS = (1, 2, 3, 4)
 LLM_SENTENCES = get_settings().llm_context_sentences
 BUDGETS = (300, 400, 500, 600)  # characters of evidence an LLM reads (sentences in order, at least one)
 TRIMS = (0, 160, 220)  # longest sentence an LLM reads before it is cut to its best clauses (0: never)
+MARGINS = (0.01, 0.02, 0.03, 0.05)  # keep a sentence only within this e5 score of the best one
 
 
 def corpus_of(set_dir: Path) -> Path:
@@ -48,6 +49,8 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
     searcher = service.searcher()
     ranks: dict[float, list[int | None]] = {w: [] for w in WEIGHTS}
     chars: dict[float, dict[int, list[int]]] = {w: {n: [] for n in NS} for w in WEIGHTS}
+    margin_hits: dict[float, list[bool]] = {m: [] for m in MARGINS}
+    margin_chars: dict[float, list[int]] = {m: [] for m in MARGINS}
     budget_hits: dict[tuple[int, int], list[bool]] = {(t, b): [] for t in TRIMS for b in BUDGETS}
     budget_chars: dict[tuple[int, int], list[int]] = {(t, b): [] for t in TRIMS for b in BUDGETS}
     started = time.perf_counter()
@@ -64,6 +67,10 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
             for n in NS:
                 chars[w][n].append(sum(len(e.quote) for e in ev[:n]))
             if w == 0.0:
+                for m in MARGINS:
+                    given = [e for e in ev[:LLM_SENTENCES] if e.score >= ev[0].score - m]
+                    margin_hits[m].append(any(contains_answer(e.quote, q.answers) for e in given))
+                    margin_chars[m].append(sum(len(e.quote) for e in given))
                 for t in TRIMS:
                     trimmed = trim_evidence(ev[:LLM_SENTENCES], service.embedder, qvec, t)
                     for b in BUDGETS:
@@ -82,6 +89,13 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
         label = f"0, first {LLM_SENTENCES}, budget {b}" + (f", trim > {t}" if t else "")
         recall = f"{sum(hits) / len(hits):.3f} (all given)"
         rows.append([label, recall, "", "", "", f"{mean:.0f}", "", "", ""])
+    for m, hits in margin_hits.items():
+        mean = sum(margin_chars[m]) / len(margin_chars[m])
+        recall = f"{sum(hits) / len(hits):.3f} (all given)"
+        rows.append(
+            [f"0, first {LLM_SENTENCES} within {m:g} of the best", recall, "", "", "", f"{mean:.0f}"]
+            + [""] * 3
+        )
     title = f"{set_dir.name}: {len(questions)} answerable questions with answers ({elapsed:.0f} s)"
     return title, rows
 
