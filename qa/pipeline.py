@@ -209,7 +209,7 @@ class QAService:
             qvec,
             passages,
             s.context_sentences,
-            query_terms=analyse_query(standalone, language),
+            query_terms=analyse_query(standalone, language) if s.evidence_lexical_weight else (),
             lexical_weight=s.evidence_lexical_weight,
         )
         top = max((ev.score for ev in evidence), default=0.0)
