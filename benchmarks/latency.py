@@ -6,7 +6,11 @@ token p50 and evidence (retrieval + evidence selection) p50. Before each backend
 (not in the set, not counted) loads the models and, for llama.cpp, evaluates the fixed prompt prefix, so the
 figures are for a warm service; the cold-start cost is reported apart.
 
-Usage: .venv/bin/python benchmarks/latency.py [--backends extractive,llamacpp]
+The ``openai`` backend is measured against a real OpenAI-compatible server that this script starts on
+127.0.0.1 (``python -m llama_cpp.server`` serving the same Qwen GGUF, 2 threads) and stops afterwards, unless
+``NEWSQA_OPENAI_BASE_URL`` already points at one.
+
+Usage: .venv/bin/python benchmarks/latency.py [--backends extractive,llamacpp,openai]
 """
 
 from __future__ import annotations
@@ -18,9 +22,14 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 import argparse
+import contextlib
 import json
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +99,43 @@ def warm_up(settings: Settings, corpus: Path, backend: str) -> dict[str, float]:
     return out
 
 
+@contextlib.contextmanager
+def openai_server(settings: Settings) -> Iterator[str]:
+    """Base URL of an OpenAI-compatible server: the configured one, or llama_cpp.server started here."""
+    if "NEWSQA_OPENAI_BASE_URL" in os.environ:
+        yield settings.openai_base_url
+        return
+    from qa.backends.llamacpp import ensure_model_file
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cmd = [
+        sys.executable, "-m", "llama_cpp.server", "--model", str(ensure_model_file(settings)),
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+        "--n_threads", str(settings.llamacpp_threads), "--model_alias", settings.openai_model,
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"llama_cpp.server did not come up: {' '.join(cmd)}") from None
+                time.sleep(1)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -107,8 +153,12 @@ def main() -> None:
     results: dict[str, dict[str, Any]] = {}
     warm: dict[str, dict[str, Any]] = {}
     loads: dict[str, tuple[str, str]] = {}
+    stack = contextlib.ExitStack()
     for name in backends:
         settings = Settings(backend=name, chroma_host=None)  # type: ignore[arg-type]
+        if name == "openai":
+            url = stack.enter_context(openai_server(settings))
+            settings = settings.model_copy(update={"openai_base_url": url})
         before = rep.banner(f"latency {name} start")
         reset_process_caches()
         warm[name] = warm_up(settings, args.corpus, name)
@@ -123,6 +173,7 @@ def main() -> None:
             f"evidence p50 {r['evidence_p50_s']:.2f} s, backends used {r['backend']}",
             flush=True,
         )
+    stack.close()
     load_end = rep.banner("latency")
 
     # --- report ---------------------------------------------------------------------------------------
