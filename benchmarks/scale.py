@@ -213,6 +213,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", action="store_true", help="keep the grown store")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--section", default="Scale: retrieval latency vs store size", help="docs/benchmarks.md section title"
+    )
+    parser.add_argument("--png", default="scale.png", help="plot file name in docs/")
     args = parser.parse_args()
     run_start = time.perf_counter()
     load_start = rep.banner("scale")
@@ -341,7 +345,7 @@ def main() -> None:
     print(f"stop: {stop_reason}")
 
     # --- report ---------------------------------------------------------------------------------------
-    png = rep.DOCS / "scale.png" if not args.no_write else Path(".newsqa/bench/scale.png")
+    png = rep.DOCS / args.png if not args.no_write else Path(".newsqa/bench") / args.png
     png.parent.mkdir(parents=True, exist_ok=True)
     plot(rows, png)
     base = rows[0]
@@ -386,7 +390,7 @@ time.
 
 **Where the growth stopped:** {stop_reason}.
 
-![latency vs store size](scale.png)
+![latency vs store size]({args.png})
 
 Latency p50 / p95 in ms (ratio of p50 to the real store's, same run); "first dense" is the first query after
 the growth step (Chroma loading/refreshing its HNSW segment), not counted in the percentiles:
@@ -407,7 +411,7 @@ during the step, disk:
     )
     print(md)
     if not args.no_write:
-        rep.write_section("Scale: retrieval latency vs store size", md, load=(load_start, load_end))
+        rep.write_section(args.section, md, load=(load_start, load_end))
         print(f"wrote section to {rep.REPORT} and {png}")
 
 
