@@ -76,7 +76,8 @@ bench: install-llm
 	$(PY) benchmarks/tune_evidence.py $(EVAL)/articles-dev $(EVAL)/xling-en-id-dev $(EVAL)/idkmrc-id-dev
 	$(PY) benchmarks/calibrate_refusal.py $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev $(EVAL)/articles-dev
 	$(PY) benchmarks/latency.py
-	$(PY) benchmarks/scale.py
+	$(PY) benchmarks/scale.py --keep
+	$(PY) benchmarks/cold_start.py --rebuild
 	$(PY) benchmarks/load.py
 	$(PY) benchmarks/crash.py
 
