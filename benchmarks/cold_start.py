@@ -85,8 +85,9 @@ def main() -> None:
         rows.append(["baseline, same run: read every chunk + build BM25", ratio])
     load_end = rep.banner("cold start")
     md = (
-        "A new process on an existing store (the SYNTHETIC-filled store that `benchmarks/scale.py --keep`\n"
-        "left; latencies are about index size, not answer quality). Query vectors are encoded beforehand.\n\n"
+        f"A new process on an existing store, `{args.store}` ({chunks:,} chunks; a store grown by\n"
+        "`benchmarks/scale.py --keep` is SYNTHETIC beyond its real chunks, so figures on it are about index\n"
+        "size, not answer quality). Query vectors are encoded beforehand.\n\n"
         + rep.table(["step", "time"], rows)
     )
     print(md)
