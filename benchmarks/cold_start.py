@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--n-questions", type=int, default=30)
     parser.add_argument("--rebuild", action="store_true", help="also time the full rebuild (baseline)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--section", default="Cold start of a new process on a big store")
     args = parser.parse_args()
     load_start = rep.banner("cold start")
 
@@ -92,7 +93,7 @@ def main() -> None:
     )
     print(md)
     if not args.no_write:
-        rep.write_section("Cold start of a new process on a big store", md, load=(load_start, load_end))
+        rep.write_section(args.section, md, load=(load_start, load_end))
 
 
 if __name__ == "__main__":
