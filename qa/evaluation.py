@@ -198,7 +198,7 @@ def run_eval(
     result: dict[str, Any] = {"questions": len(questions), "answerable": sum(q.answerable for q in questions)}
     result.update(rank_metrics(rankings["hybrid"], golds))
     # Evidence recall@n: an accepted answer is in the first n evidence sentences (what a generator reads).
-    # It bounds answer accuracy from above and tunes sentence selection without paying for an LLM.
+    # It roughly caps answer accuracy and tunes sentence selection without paying for an LLM.
     for n in range(1, settings.context_sentences + 1):
         result[f"evidence_recall@{n}"] = _mean(r is not None and r <= n for r in evidence_ranks)
     result["baselines"] = {

@@ -67,12 +67,14 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
     context_sentences: int = Field(default=4, ge=1, le=12, description="evidence sentences selected")
     # Weight of the question-term overlap in evidence-sentence scores (e5 similarity + this x overlap share).
+    # Off: no consistent gain on the four dev sets (benchmarks/tune_evidence.py, docs/benchmarks.md).
     evidence_lexical_weight: float = Field(default=0.0, ge=0.0, le=1.0)
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
     # ...and no more characters than this (the first sentence always goes in): the local LLM's time to first
     # token grows with what it reads. benchmarks/tune_evidence.py measures recall against this budget.
     llm_context_chars: int = Field(default=800, ge=50, le=20_000)
     # Sentences longer than this are cut, for an LLM, to the clauses closest to the question (0: never).
+    # Off: it cut answers on three of four dev sets (docs/benchmarks.md).
     llm_sentence_chars: int = Field(default=0, ge=0, le=5_000)
     # Best evidence sentence's e5 similarity below which the question is refused before generation, per
     # question language: an English question scores ~0.03 lower against Indonesian text than an Indonesian
