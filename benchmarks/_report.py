@@ -16,6 +16,7 @@ import os
 import platform
 import re
 import shlex
+import subprocess
 import sys
 import threading
 import time
@@ -190,3 +191,12 @@ def percentiles(values: list[float], *qs: float) -> list[float]:
 
 def now() -> float:
     return time.perf_counter()
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server a benchmark started: SIGTERM, then SIGKILL if it has not exited within 30 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()

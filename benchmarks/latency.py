@@ -129,11 +129,7 @@ def openai_server(settings: Settings) -> Iterator[str]:
                 time.sleep(1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        rep.stop_process(proc)
 
 
 def main() -> None:

@@ -102,11 +102,7 @@ def run_load(backend: str, store: Path, clients: int, seconds: float, request_ti
             t.join(timeout=seconds + request_timeout + 60)
         wall = time.perf_counter() - started
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _report.stop_process(proc)
         log.close()
     p50, p95 = _report.percentiles(latencies, 50, 95)
     return {
