@@ -75,6 +75,8 @@ bench: install-llm
 	$(PY) benchmarks/tune_fusion.py $(EVAL)/xling-en-id-dev $(EVAL)/idkmrc-id-dev $(EVAL)/tydiqa-id-dev
 	$(PY) benchmarks/tune_evidence.py $(EVAL)/articles-dev $(EVAL)/xling-en-id-dev $(EVAL)/idkmrc-id-dev
 	$(PY) benchmarks/calibrate_refusal.py $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev $(EVAL)/articles-dev
+	$(PY) benchmarks/name_grounding.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev
+	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 60
 	$(PY) benchmarks/latency.py
 	$(PY) benchmarks/scale.py --keep
 	$(PY) benchmarks/cold_start.py --rebuild

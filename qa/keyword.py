@@ -120,6 +120,13 @@ def stem_indonesian(token: str) -> str:
     return stem
 
 
+def is_indonesian_word(token: str) -> bool:
+    """Whether a lower-case token is in Sastrawi's 30k-word root dictionary, itself or once stemmed
+    ("keamanan" -> "aman"): a common word, not a name, even when capitalised."""
+    in_dictionary = _get_sastrawi()[1]
+    return in_dictionary(token) or in_dictionary(stem_indonesian(token))
+
+
 def _tokens(text: str) -> list[str]:
     """Lowercase word tokens; single letters are dropped (initials, list markers), single digits kept."""
     return [t for t in _TOKEN.findall(text.lower()) if len(t) > 1 or t.isdigit()]

@@ -20,9 +20,10 @@ from typing import Any
 from qa.backends.base import Backend, BackendError
 from qa.backends.extractive import ExtractiveBackend
 from qa.citations import MARKER, parse_markers, strip_markers, verify_citations
-from qa.context import select_evidence, trim_evidence, within_budget
+from qa.context import ARTICLE_TEXTS, select_evidence, trim_evidence, within_budget
 from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
+from qa.grounding import missing_names
 from qa.keyword import analyse_query
 from qa.language import detect_language
 from qa.prompt import NO_ANSWER
@@ -40,6 +41,10 @@ REFUSAL: dict[Language, str] = {
 FALLBACK_NOTICE: dict[Language, str] = {
     "id": "Model bahasa tidak dapat dihubungi ({reason}); jawaban ini berupa kutipan langsung dari artikel.",
     "en": "The language model is unavailable ({reason}); this answer quotes the articles directly.",
+}
+UNGROUNDED_NOTICE: dict[Language, str] = {
+    "id": "Artikel yang ditemukan tidak menyebut: {names}.",
+    "en": "The articles found never mention: {names}.",
 }
 UNVERIFIED_NOTICE: dict[Language, str] = {
     "id": "Jawaban model tidak dapat diverifikasi; ini kutipan langsung dari sumber yang ditunjuknya.",
@@ -67,6 +72,8 @@ class EvidenceEvent:
     weak: bool
     retrieve_s: float
     query_vector: Any = None
+    # Names, acronyms or numbers of the question that the retrieved articles never mention (qa.grounding).
+    missing_names: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -214,8 +221,21 @@ class QAService:
         )
         top = max((ev.score for ev in evidence), default=0.0)
         weak = top < (s.refusal_threshold_en if language == "en" else s.refusal_threshold_id)
+        missing: list[str] = []
+        if s.refuse_missing_names and language == "id" and passages and not weak:
+            texts = [
+                ARTICLE_TEXTS.get(self.store, doc_id) for doc_id in dict.fromkeys(p.doc_id for p in passages)
+            ]
+            missing = missing_names(standalone, texts)
         return EvidenceEvent(
-            language, standalone, passages, evidence, weak, time.perf_counter() - started, query_vector=qvec
+            language,
+            standalone,
+            passages,
+            evidence,
+            weak or bool(missing),
+            time.perf_counter() - started,
+            query_vector=qvec,
+            missing_names=missing,
         )
 
     def stream(
@@ -241,6 +261,8 @@ class QAService:
         base = Answer(text="", language=language, refused=False, backend=name, question=question)
         base.standalone_question = standalone
         if weak or not evidence:
+            if gathered.missing_names:
+                base.notice = UNGROUNDED_NOTICE[language].format(names=", ".join(gathered.missing_names))
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
 

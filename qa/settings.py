@@ -83,8 +83,20 @@ class Settings(BaseSettings):
     # LLM backends refuse the subtler ones themselves (NO_ANSWER) and unsupported claims are removed.
     refusal_threshold_id: float = 0.79
     refusal_threshold_en: float = 0.78
+    # Refuse an Indonesian question that names something (a name, acronym or number) the retrieved articles
+    # never mention (qa/grounding.py; benchmarks/name_grounding.py measures it on the dev sets).
+    refuse_missing_names: bool = True
     # Minimum cosine (e5, query/passage prompts off) between an answer sentence and its cited evidence.
     support_threshold: float = 0.80
+    # Worked examples (qa.prompt.EXAMPLES) as earlier chat turns before the question's own: free per question
+    # with llama.cpp's prefix cache; off gives the earlier zero-shot prompt. With the abstention rule
+    # restated in the question's own turn, the best of the three on the dev sets (accuracy + refusals -
+    # false refusals summed over articles-dev, idkmrc-id-dev, xling-en-id-dev; benchmarks/tune_prompt.py).
+    prompt_examples: bool = True
+    prompt_reminder: bool = True
+    # The local model's probability of replying NO_ANSWER, read at its first token, at or above which the
+    # question is refused even when NO_ANSWER was not its top choice (1.0: only when it is).
+    llm_abstain_probability: float = Field(default=1.0, gt=0.0, le=1.0)
     llm_timeout_s: float = 60.0
     max_new_tokens: int = 200
 

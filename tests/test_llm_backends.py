@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,41 @@ def test_llamacpp_timeout_raises_backend_error(qwen: LlamaCppBackend) -> None:
     hurried = LlamaCppBackend(qwen.settings.model_copy(update={"llm_timeout_s": 0.05}))
     with pytest.raises(BackendError, match="llm_timeout_s"):
         list(hurried.generate("Who did Belousov replace as defence minister?", BELOUSOV, "en"))
+
+
+@pytest.mark.llm
+def test_llamacpp_evaluates_only_the_question_turn_after_the_cached_prefix(qwen: LlamaCppBackend) -> None:
+    # The constant head (system, rules, worked examples: ~700 tokens) must stay in llama.cpp's KV cache, so a
+    # question pays only for its own sources and question. Counted by llama.cpp itself (prompt tokens it
+    # evaluated), not timed.
+    import llama_cpp
+
+    from qa.prompt import chatml_prefix, chatml_prompt, prompt_style
+
+    llm = qwen.load().llm
+    question = "Kapan Belousov menjadi menteri pertahanan?"
+    evidence = [*RATIFIED, replace(BELOUSOV[1], n=3)]
+    prompt = chatml_prompt(question, evidence, "id", prompt_style(qwen.settings))
+    whole = len(llm.tokenize(prompt.encode(), special=True))
+    head = len(llm.tokenize(chatml_prefix(prompt_style(qwen.settings)).encode(), special=True))
+    assert head > 500  # the examples are part of the cached head
+    llama_cpp.llama_perf_context_reset(llm.ctx)
+    "".join(qwen.generate(question, evidence, "id"))
+    evaluated = llama_cpp.llama_perf_context(llm.ctx).n_p_eval
+    assert 0 < evaluated <= whole - head + 2, (evaluated, whole, head)
+
+
+@pytest.mark.llm
+def test_llamacpp_abstains_when_no_answer_is_likely_enough(qwen: LlamaCppBackend) -> None:
+    # The model's probability of replying NO_ANSWER is read at its first token; at or above
+    # llm_abstain_probability the reply is NO_ANSWER and generation stops there.
+    from qa.prompt import NO_ANSWER
+
+    question = "Who did Belousov replace as defence minister?"
+    answered = "".join(qwen.generate(question, BELOUSOV, "en"))
+    p = qwen.last_no_answer_probability
+    assert p is not None and 0.0 <= p < 0.5, p
+    assert NO_ANSWER not in answered
+    wary = LlamaCppBackend(qwen.settings.model_copy(update={"llm_abstain_probability": p / 2 or 1e-12}))
+    assert "".join(wary.generate(question, BELOUSOV, "en")) == NO_ANSWER
+    assert wary.last_no_answer_probability == pytest.approx(p, rel=0.05, abs=1e-6)

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from qa.backends.base import BackendError
-from qa.prompt import chatml_prefix, chatml_prompt
+from qa.prompt import NO_ANSWER, PromptStyle, chatml_prefix, chatml_prompt, prompt_style
 from qa.settings import Settings, get_settings
 from qa.types import Evidence, Language
 
@@ -156,6 +156,7 @@ class LoadedModel:
     path: Path
     load_s: float
     warmup_s: float
+    prefix: str = ""  # the prompt head whose KV cache was evaluated last (see ``warm_prefix``)
 
 
 _MODELS: dict[tuple[str, int, int], LoadedModel] = {}
@@ -191,33 +192,68 @@ def load_model(settings: Settings) -> LoadedModel:
         except (ValueError, RuntimeError, OSError) as exc:
             raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
         load_s = time.perf_counter() - start
-        start = time.perf_counter()
-        _warm_prefix(llm)
-        loaded = LoadedModel(
-            llm=llm, lock=threading.Lock(), path=path, load_s=load_s, warmup_s=time.perf_counter() - start
-        )
+        loaded = LoadedModel(llm=llm, lock=threading.Lock(), path=path, load_s=load_s, warmup_s=0.0)
+        warm_prefix(loaded, prompt_style(settings))
         _MODELS[key] = loaded
         return loaded
 
 
-def _warm_prefix(llm: Llama) -> None:
+def warm_prefix(loaded: LoadedModel, style: PromptStyle) -> None:
     """Evaluate the constant ChatML prefix so that even the first question only pays for its own tokens.
 
     A one-token completion goes through the same tokenisation as real prompts, so the cached tokens are
     exactly the ones a later prompt starts with (all but possibly the last newline, which BPE may merge
-    with the text that follows).
+    with the text that follows). Does nothing when that prefix is already the one evaluated last; a
+    different one (settings with another prompt) replaces it.
     """
-    try:
-        llm.create_completion(prompt=chatml_prefix(), max_tokens=1, temperature=0)
-    except (ValueError, RuntimeError) as exc:
-        raise BackendError(f"llama.cpp failed to evaluate the prompt prefix: {exc}") from exc
+    prefix = chatml_prefix(style)
+    with loaded.lock:
+        if loaded.prefix == prefix:
+            return
+        start = time.perf_counter()
+        try:
+            loaded.llm.create_completion(prompt=prefix, max_tokens=1, temperature=0)
+        except (ValueError, RuntimeError) as exc:
+            raise BackendError(f"llama.cpp failed to evaluate the prompt prefix: {exc}") from exc
+        loaded.prefix = prefix
+        loaded.warmup_s = time.perf_counter() - start
 
 
 # --------------------------------------------------------------------------------------------
 # The backend
 # --------------------------------------------------------------------------------------------
 
-_TEXT, _DONE, _ERROR = "text", "done", "error"
+_TEXT, _DONE, _ERROR, _ABSTAIN = "text", "done", "error", "abstain"
+
+
+def no_answer_token(llm: Llama) -> int:
+    """The first token of ``NO_ANSWER`` as the model writes it at the start of a reply."""
+    return int(llm.tokenize(NO_ANSWER.encode(), add_bos=False, special=False)[0])
+
+
+class FirstTokenWatch:
+    """Logits processor that records, at the first generated position, the probability the model gives to
+    starting its reply with ``NO_ANSWER``.
+
+    Why: greedy decoding only shows the model's top choice, but a small model often leans towards "not in
+    the sources" without it winning (it then answers with an invented detail). That probability, read off
+    the logits llama.cpp computes anyway, is a calibrated abstention signal: above
+    ``llm_abstain_probability`` (tuned on the dev sets, benchmarks/tune_prompt.py) the question is refused.
+    """
+
+    def __init__(self, token: int) -> None:
+        self.token = token
+        self.p_no_answer: float | None = None
+        self.reported = False
+
+    def __call__(self, _input_ids: Any, scores: Any) -> Any:
+        if self.p_no_answer is None:
+            import numpy as np
+
+            logits = np.asarray(scores, dtype=np.float64)
+            weights = np.exp(logits - logits.max())
+            self.p_no_answer = float(weights[self.token] / weights.sum())
+        return scores
 
 
 class LlamaCppBackend:
@@ -227,10 +263,14 @@ class LlamaCppBackend:
 
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or get_settings()
+        # Probability of NO_ANSWER at the first position of the latest reply (for evaluation and tuning).
+        self.last_no_answer_probability: float | None = None
 
     def load(self) -> LoadedModel:
         """Assemble, load and warm the model now (e.g. at service start) instead of on the first question."""
-        return load_model(self.settings)
+        loaded = load_model(self.settings)
+        warm_prefix(loaded, prompt_style(self.settings))
+        return loaded
 
     def generate(self, question: str, evidence: Sequence[Evidence], language: Language) -> Iterator[str]:
         """Yield answer text pieces; BackendError on a missing model, a llama.cpp error or a timeout.
@@ -238,8 +278,8 @@ class LlamaCppBackend:
         The timeout covers waiting for the model lock, prompt evaluation and generation; it starts after the
         model is loaded, because loading happens once per process and is not part of answering.
         """
-        loaded = self.load()
-        prompt = chatml_prompt(question, evidence, language)
+        loaded = load_model(self.settings)  # not self.load(): its warm-up would wait for the lock untimed
+        prompt = chatml_prompt(question, evidence, language, prompt_style(self.settings))
         timeout_s = float(self.settings.llm_timeout_s)
         deadline = time.monotonic() + timeout_s
         pieces: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -266,6 +306,8 @@ class LlamaCppBackend:
                     ) from None
                 if kind == _TEXT:
                     yield payload
+                elif kind == _ABSTAIN:
+                    self.last_no_answer_probability = payload
                 elif kind == _DONE:
                     return
                 else:
@@ -289,8 +331,10 @@ class LlamaCppBackend:
         try:
             if stop.is_set():
                 return
-            from llama_cpp import StoppingCriteriaList
+            from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
+            loaded.prefix = chatml_prefix(prompt_style(self.settings))  # what the KV cache will start with
+            first = FirstTokenWatch(no_answer_token(loaded.llm))
             stream = loaded.llm.create_completion(
                 prompt=prompt,
                 stream=True,
@@ -298,11 +342,18 @@ class LlamaCppBackend:
                 temperature=0,
                 stop=STOP,
                 stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
+                logits_processor=LogitsProcessorList([first]),
             )
             try:
                 for chunk in stream:
                     if stop.is_set():
                         return
+                    if first.p_no_answer is not None and not first.reported:
+                        first.reported = True
+                        out.put((_ABSTAIN, first.p_no_answer))
+                        if first.p_no_answer >= self.settings.llm_abstain_probability:
+                            out.put((_TEXT, NO_ANSWER))
+                            break
                     text = chunk["choices"][0]["text"]
                     if text:
                         out.put((_TEXT, text))

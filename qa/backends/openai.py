@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from qa.backends.base import BackendError
-from qa.prompt import chat_messages
+from qa.prompt import chat_messages, prompt_style
 from qa.settings import Settings, get_settings
 from qa.types import Evidence, Language
 
@@ -73,7 +73,7 @@ class OpenAIBackend:
         """Yield answer text pieces; any transport or server failure becomes BackendError."""
         import openai
 
-        messages = _to_messages(chat_messages(question, evidence, language))
+        messages = _to_messages(chat_messages(question, evidence, language, prompt_style(self.settings)))
         deadline = time.monotonic() + self.timeout_s
         try:
             for chunk in self._chat().stream(messages):
