@@ -174,6 +174,13 @@ def write_section(
     return REPORT
 
 
+def corpus_of(set_dir: Path) -> Path:
+    """The corpus a question set is asked over: its own corpus.jsonl, else the shipped sample articles
+    (articles-dev, see shared/data/README.md)."""
+    corpus = set_dir / "corpus.jsonl"
+    return corpus if corpus.exists() else set_dir.parent.parent / "articles"
+
+
 def table(headers: list[str], rows: list[list[object]]) -> str:
     out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
     out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

@@ -30,13 +30,8 @@ from qa.settings import get_settings  # noqa: E402
 POOLS = ("passages", "articles")
 
 
-def corpus_of(set_dir: Path) -> Path:
-    corpus = set_dir / "corpus.jsonl"
-    return corpus if corpus.exists() else set_dir.parent.parent / "articles"
-
-
 def evaluate(set_dir: Path, limit: int) -> tuple[list[list[object]], list[str]]:
-    settings = store_for_corpus(get_settings(), corpus_of(set_dir), progress=False)
+    settings = store_for_corpus(get_settings(), rep.corpus_of(set_dir), progress=False)
     # The rule is applied here, by hand, so that ``gathered.weak`` is the evidence threshold alone.
     settings = settings.model_copy(update={"refuse_missing_names": False})
     questions = load_questions(set_dir / "questions.jsonl")

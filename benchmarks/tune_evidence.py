@@ -35,13 +35,8 @@ TRIMS = (0, 160, 220)  # longest sentence an LLM reads before it is cut to its b
 MARGINS = (0.01, 0.02, 0.03, 0.05)  # keep a sentence only within this e5 score of the best one
 
 
-def corpus_of(set_dir: Path) -> Path:
-    corpus = set_dir / "corpus.jsonl"
-    return corpus if corpus.exists() else set_dir.parent.parent / "articles"
-
-
 def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
-    settings = store_for_corpus(get_settings(), corpus_of(set_dir))
+    settings = store_for_corpus(get_settings(), rep.corpus_of(set_dir))
     questions = [q for q in load_questions(set_dir / "questions.jsonl") if q.answerable and q.answers]
     random.Random(0).shuffle(questions)
     questions = questions[:limit]

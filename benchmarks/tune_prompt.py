@@ -40,11 +40,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
-def corpus_of(set_dir: Path) -> Path:
-    corpus = set_dir / "corpus.jsonl"
-    return corpus if corpus.exists() else set_dir.parent.parent / "articles"
-
-
 def sample(set_dir: Path, limit: int) -> list[Question]:
     questions = load_questions(set_dir / "questions.jsonl")
     if len(questions) <= limit:
@@ -138,7 +133,7 @@ def main() -> None:
     dump: dict[str, Any] = {}
     started = time.perf_counter()
     for set_dir in args.sets:
-        base = store_for_corpus(get_settings(), corpus_of(set_dir), progress=False)
+        base = store_for_corpus(get_settings(), rep.corpus_of(set_dir), progress=False)
         questions = sample(set_dir, args.limit)
         for name, overrides in VARIANTS.items():
             settings = base.model_copy(update={**overrides, "llm_abstain_probability": 1.0})
