@@ -15,7 +15,7 @@ data, so instructions inside an article are not followed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from qa.settings import Settings
@@ -135,20 +135,16 @@ EXAMPLES: tuple[Example, ...] = (
 )
 
 
-def _source_lines(quotes: Sequence[str]) -> str:
-    lines = []
-    for n, quote in enumerate(quotes, start=1):
-        lines.append(f"[{n}] {' '.join(quote.split()).replace('</sources>', '</ sources>')}")
+def _fenced(numbered: Iterable[tuple[int, str]]) -> str:
+    """Numbered source lines inside the fence, each on one line, with any "</sources>" in the text
+    defused so that an article cannot close the fence."""
+    lines = [f"[{n}] {' '.join(quote.split()).replace('</sources>', '</ sources>')}" for n, quote in numbered]
     return "<sources>\n" + "\n".join(lines) + "\n</sources>"
 
 
 def format_sources(evidence: Sequence[Evidence]) -> str:
-    """Sources numbered as the evidence is (``ev.n``), one line each, inside the fence."""
-    lines = []
-    for ev in evidence:
-        quote = " ".join(ev.quote.split()).replace("</sources>", "</ sources>")
-        lines.append(f"[{ev.n}] {quote}")
-    return "<sources>\n" + "\n".join(lines) + "\n</sources>"
+    """Sources numbered as the evidence is (``ev.n``)."""
+    return _fenced((ev.n, ev.quote) for ev in evidence)
 
 
 def _turn(sources: str, question: str, language: Language, reminder: bool) -> str:
@@ -173,7 +169,7 @@ def head_messages(style: PromptStyle = PromptStyle()) -> list[tuple[str, str]]:
         return [("system", SYSTEM)]
     turns: list[tuple[str, str]] = [("system", SYSTEM)]
     for i, ex in enumerate(EXAMPLES):
-        body = _turn(_source_lines(ex.sources), ex.question, ex.language, style.reminder)
+        body = _turn(_fenced(enumerate(ex.sources, start=1)), ex.question, ex.language, style.reminder)
         turns.append(("user", PREFIX_INSTRUCTIONS + "\n" + body if i == 0 else body))
         turns.append(("assistant", ex.answer))
     return turns

@@ -245,7 +245,6 @@ class FirstTokenWatch:
     def __init__(self, token: int) -> None:
         self.token = token
         self.p_no_answer: float | None = None
-        self.reported = False
 
     def __call__(self, _input_ids: Any, scores: Any) -> Any:
         if self.p_no_answer is None:
@@ -346,11 +345,10 @@ class LlamaCppBackend:
                 logits_processor=LogitsProcessorList([first]),
             )
             try:
-                for chunk in stream:
+                for i, chunk in enumerate(stream):
                     if stop.is_set():
                         return
-                    if first.p_no_answer is not None and not first.reported:
-                        first.reported = True
+                    if i == 0 and first.p_no_answer is not None:  # read while sampling the first token
                         out.put((_ABSTAIN, first.p_no_answer))
                         if first.p_no_answer >= self.settings.llm_abstain_probability:
                             out.put((_TEXT, NO_ANSWER))
