@@ -37,7 +37,7 @@ def friendly_errors(func: F) -> F:
 
         try:
             return func(*args, **kwargs)
-        except (QuestionError, StoreError, BackendError, FileNotFoundError, ValueError) as exc:
+        except (QuestionError, StoreError, BackendError, OSError, ValueError) as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
@@ -158,7 +158,7 @@ def serve(host: str | None, port: int | None, store: Path | None, auth: str | No
 
 
 @main.command(name="eval")
-@click.argument("questions", type=click.Path(exists=True, path_type=Path))
+@click.argument("questions", metavar="SET", type=click.Path(exists=True, path_type=Path))
 @click.option("--corpus", type=click.Path(exists=True, path_type=Path), default=None)
 @store_option
 @click.option("--backend", type=click.Choice(["auto", "extractive", "llamacpp", "openai"]), default=None)
@@ -175,10 +175,15 @@ def eval_command(
     limit: int | None,
     json_out: Path | None,
 ) -> None:
-    """Measure retrieval and answer quality on a question set (see shared/data/README.md)."""
-    from qa.evaluation import format_table, run_eval
+    """Measure retrieval and answer quality on a question set (see shared/data/README.md).
+
+    SET is the set's folder (questions.jsonl, and corpus.jsonl when it has its own documents) or its
+    questions file; a set without a corpus is asked of the store.
+    """
+    from qa.evaluation import format_table, question_set, run_eval
 
     s = _settings(store, backend=backend)
+    questions, corpus = question_set(questions, corpus)
     result = run_eval(s, questions, corpus=corpus, retrieval_only=retrieval_only, limit=limit)
     click.echo(format_table(result))
     if json_out:

@@ -37,6 +37,22 @@ class Question:
     answers: list[str] = field(default_factory=list)
 
 
+def question_set(path: Path, corpus: Path | None = None) -> tuple[Path, Path | None]:
+    """(questions file, corpus or None) for a set given as its folder or as its questions file.
+
+    Why: shared/data/README.md defines a set as a folder holding ``questions.jsonl`` and, except for sets over
+    the ingested articles, ``corpus.jsonl``; naming the folder alone is how such a set is run. An explicit
+    ``corpus`` wins; without one, a set whose folder has no corpus is asked of the configured store.
+    """
+    if path.is_dir():
+        questions = path / "questions.jsonl"
+        if not questions.is_file():
+            raise FileNotFoundError(f"{path} is a folder without questions.jsonl (see shared/data/README.md)")
+        found = path / "corpus.jsonl"
+        return questions, corpus if corpus is not None else (found if found.is_file() else None)
+    return path, corpus
+
+
 def load_questions(path: Path, limit: int | None = None) -> list[Question]:
     out: list[Question] = []
     with path.open(encoding="utf-8") as fh:

@@ -102,3 +102,35 @@ def test_cli_eval_retrieval_only_writes_json(tmp_path):
     data = json.loads(out.read_text())
     assert data["questions"] == 4 and "answer_accuracy" not in data
     assert "recall@5" in proc.stdout
+
+
+def test_cli_eval_takes_a_set_folder_with_its_own_corpus(tmp_path):
+    """A set named by its folder (shared/data/README.md) is run over its own corpus.jsonl, ingested into a
+    store of its own: the questions below are answerable only from that corpus, not from the shipped one."""
+    set_dir = tmp_path / "tiny-set"
+    set_dir.mkdir()
+    docs = [
+        {"id": "p1", "text": "Festival layang-layang Sanur 2031 dimenangkan tim Bintang Timur, Denpasar."},
+        {"id": "p2", "text": "Harga cabai rawit di Pasar Kramat Jati turun menjadi Rp40.000 per kilogram."},
+    ]
+    (set_dir / "corpus.jsonl").write_text("\n".join(json.dumps(d) for d in docs) + "\n", encoding="utf-8")
+    q = {"id": "t1", "question": "Siapa pemenang festival layang-layang Sanur?", "language": "id",
+         "answerable": True, "gold_articles": ["p1"], "answers": ["Bintang Timur"]}  # fmt: skip
+    (set_dir / "questions.jsonl").write_text(json.dumps(q) + "\n", encoding="utf-8")
+    out = tmp_path / "m.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "eval", str(set_dir), "--store", str(tmp_path / "store" / "main"),
+         "--backend", "extractive", "--json", str(out)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    assert data["questions"] == 1 and data["recall@1"] == 1.0 and data["answer_accuracy"] == 1.0
+
+    empty = tmp_path / "no-questions"
+    empty.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "qa.cli", "eval", str(empty)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 2
+    assert "without questions.jsonl" in proc.stderr and "Traceback" not in proc.stderr
