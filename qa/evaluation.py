@@ -159,7 +159,7 @@ def run_eval(
     progress: bool = True,
 ) -> dict[str, Any]:
     from qa.language import detect_language
-    from qa.pipeline import QAService
+    from qa.pipeline import AnswerEvent, EvidenceEvent, QAService
 
     if corpus is not None:
         settings = store_for_corpus(settings, corpus, progress)
@@ -184,12 +184,23 @@ def run_eval(
                 passages = searcher.search(q.question, lang, 10, mode=mode, query_vector=qvec)
                 rankings[mode].append([p.doc_id for p in passages])
             golds.append(q.gold_articles)
-        if q.answerable and q.answers:
-            evidence = service.gather(q.question).evidence
-            evidence_ranks.append(next((e.n for e in evidence if contains_answer(e.quote, q.answers)), None))
+        # The evidence is read off the answer's own stream (its first event) rather than gathered a second
+        # time, so evidence recall describes exactly what the generator was given.
+        a, evidence = None, None
         if retrieval_only:
+            if q.answerable and q.answers:
+                evidence = service.gather(q.question).evidence
+        else:
+            for event in service.stream(q.question):
+                if isinstance(event, EvidenceEvent):
+                    evidence = event.evidence
+                elif isinstance(event, AnswerEvent):
+                    a = event.answer
+        if q.answerable and q.answers:
+            found = (e.n for e in evidence or () if contains_answer(e.quote, q.answers))
+            evidence_ranks.append(next(found, None))
+        if a is None:
             continue
-        a = service.answer(q.question)
         cited = [c.doc_id for c in a.citations]
         expected = q.language or lang
         records.append(
