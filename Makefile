@@ -77,6 +77,7 @@ bench: install-llm
 	$(PY) benchmarks/calibrate_refusal.py $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev $(EVAL)/articles-dev
 	$(PY) benchmarks/name_grounding.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev
 	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 60
+	$(PY) benchmarks/self_check.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 80
 	$(PY) benchmarks/latency.py
 	$(PY) benchmarks/scale.py --keep
 	$(PY) benchmarks/cold_start.py --rebuild
