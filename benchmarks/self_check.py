@@ -86,10 +86,13 @@ def p_yes(
 
 
 def auc(pos: list[float], neg: list[float]) -> float:
-    """Probability that a random positive scores above a random negative (ties count half)."""
+    """Probability that a random positive scores above a random negative (ties count half); NaN when a
+    group is empty, where scikit-learn would raise."""
     if not pos or not neg:
         return float("nan")
-    return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score([1] * len(pos) + [0] * len(neg), pos + neg))
 
 
 def run_set(settings: Settings, set_dir: Path, limit: int) -> list[dict[str, Any]]:

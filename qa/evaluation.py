@@ -48,8 +48,10 @@ def question_set(path: Path, corpus: Path | None = None) -> tuple[Path, Path | N
         questions = path / "questions.jsonl"
         if not questions.is_file():
             raise FileNotFoundError(f"{path} is a folder without questions.jsonl (see shared/data/README.md)")
-        found = path / "corpus.jsonl"
-        return questions, corpus if corpus is not None else (found if found.is_file() else None)
+        own = path / "corpus.jsonl"
+        if corpus is None and own.is_file():
+            corpus = own
+        return questions, corpus
     return path, corpus
 
 
