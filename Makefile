@@ -85,6 +85,8 @@ bench: install-llm
 	$(PY) benchmarks/calibrate_refusal.py $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev $(EVAL)/articles-dev
 	$(PY) benchmarks/name_grounding.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev
 	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 60
+	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 40 --variants budget
+	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 30 --variants slow-host
 	$(PY) benchmarks/self_check.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 80
 	$(PY) benchmarks/latency.py
 	$(PY) benchmarks/scale.py --keep

@@ -29,14 +29,51 @@ from qa.settings import Settings, get_settings  # noqa: E402
 
 # Abstention thresholds evaluated offline from the recorded first-token probabilities (the runs use 1.0).
 THRESHOLDS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
-# name -> settings overrides; the first is the baseline the others are compared with.
-VARIANTS: dict[str, dict[str, Any]] = {
-    "zero-shot (earlier prompt)": {"prompt_examples": False, "prompt_reminder": False},
-    "worked examples in the cached prefix": {"prompt_examples": True, "prompt_reminder": False},
-    "worked examples + abstention rule restated in the question turn": {
-        "prompt_examples": True,
-        "prompt_reminder": True,
-    },
+# preset -> (its docs/benchmarks.md section, {variant name -> settings overrides}); in each preset the first
+# variant is the baseline the others are compared with.
+PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
+    "prompt": (
+        "Prompt variants",
+        {
+            "zero-shot (earlier prompt)": {"prompt_examples": False, "prompt_reminder": False},
+            "worked examples in the cached prefix": {"prompt_examples": True, "prompt_reminder": False},
+            "worked examples + abstention rule restated in the question turn": {
+                "prompt_examples": True,
+                "prompt_reminder": True,
+            },
+        },
+    ),
+    "budget": (
+        "Source budget for the local model",
+        {
+            "3 sentences, 800 chars (no time budget)": {"llm_first_token_s": 0.0, "llm_context_chars": 800},
+            "… within a first-token budget of 3 s": {"llm_first_token_s": 3.0, "llm_context_chars": 800},
+            "… within a first-token budget of 2.5 s": {"llm_first_token_s": 2.5, "llm_context_chars": 800},
+            "… and 600 chars (no time budget)": {"llm_first_token_s": 0.0, "llm_context_chars": 600},
+        },
+    ),
+    # A slower host simulated by giving llama.cpp one thread instead of two (about half the prompt speed,
+    # close to the 41-48 tokens/s of shared/MODELS.md): what the time budget buys where it binds.
+    "slow-host": (
+        "Source budget on a slower host",
+        {
+            "600 chars, 2 threads": {"llm_first_token_s": 0.0, "llm_context_chars": 600},
+            "600 chars, 2 threads, first-token budget 3 s": {
+                "llm_first_token_s": 3.0,
+                "llm_context_chars": 600,
+            },
+            "600 chars, 1 thread": {
+                "llm_first_token_s": 0.0,
+                "llm_context_chars": 600,
+                "llamacpp_threads": 1,
+            },
+            "600 chars, 1 thread, first-token budget 3 s": {
+                "llm_first_token_s": 3.0,
+                "llm_context_chars": 600,
+                "llamacpp_threads": 1,
+            },
+        },
+    ),
 }
 
 
@@ -52,9 +89,18 @@ def run_variant(settings: Settings, questions: list[Question], backend: str) -> 
     service = QAService(settings)
     service.warm_up(backend)
     engine = service.backend(backend)
+    given: list[int] = []  # characters of sources the generator was given, per question it was called for
+    generate = engine.generate
+
+    def counting(question: str, evidence: Any, language: Any) -> Any:
+        given.append(sum(len(ev.quote) for ev in evidence))
+        return generate(question, evidence, language)
+
+    engine.generate = counting  # type: ignore[method-assign]
     records = []
     for q in questions:
         engine.last_no_answer_probability = None  # only llama.cpp reports it; None: refused before the LLM
+        calls = len(given)
         a = service.answer(q.question, backend=backend)
         cited = [c.doc_id for c in a.citations]
         records.append(
@@ -67,6 +113,7 @@ def run_variant(settings: Settings, questions: list[Question], backend: str) -> 
                 "gold_cited": sum(d in q.gold_articles for d in cited),
                 "backend": a.backend,
                 "first_token_s": a.timings.get("first_token_s", 0.0),
+                "source_chars": given[calls] if len(given) > calls else None,
                 "p_no_answer": getattr(engine, "last_no_answer_probability", None),
                 "text": a.text,
                 "answers": q.answers,
@@ -101,6 +148,7 @@ def summarise(records: list[dict[str, Any]], backend: str) -> dict[str, Any]:
         "false_refusals": mean(answerable, "refused"),
         "quoted_fallback": sum(r["backend"] == "extractive" for r in answerable) / max(1, len(answerable)),
         "first_token_p50": percentile([r["first_token_s"] for r in records if not r["refused"]], 50),
+        "source_chars": percentile([r["source_chars"] for r in records if r["source_chars"] is not None], 50),
         "n": (len(answerable), len(unanswerable)),
         "records": records,
     }
@@ -117,7 +165,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=40, help="questions per set (articles-dev: all)")
     parser.add_argument("--backend", default="llamacpp")
     parser.add_argument("--dump", type=Path, default=None, help="write every answer here (JSON)")
+    parser.add_argument("--variants", choices=sorted(PRESETS), default="prompt")
     args = parser.parse_args()
+    section, variants = PRESETS[args.variants]
     load_start = rep.banner("tune_prompt")
     headers = [
         "set (answerable / not)",
@@ -128,6 +178,7 @@ def main() -> None:
         "false refusals",
         "quoted fallback",
         "first token p50 (answered)",
+        "source chars p50",
     ]
     rows: list[list[object]] = []
     dump: dict[str, Any] = {}
@@ -135,7 +186,7 @@ def main() -> None:
     for set_dir in args.sets:
         base = store_for_corpus(get_settings(), rep.corpus_of(set_dir), progress=False)
         questions = sample(set_dir, args.limit)
-        for name, overrides in VARIANTS.items():
+        for name, overrides in variants.items():
             settings = base.model_copy(update={**overrides, "llm_abstain_probability": 1.0})
             result = run_variant(settings, questions, args.backend)
             dump[f"{set_dir.name} / {name}"] = result.pop("records")
@@ -145,13 +196,15 @@ def main() -> None:
                 name,
                 *metric_cells(result),
                 f"{result['first_token_p50']:.2f} s",
+                f"{result['source_chars']:.0f}",
             ]
             print(" | ".join(str(c) for c in row), flush=True)
             rows.append(row)
             for t in THRESHOLDS:
                 sim = summarise(with_abstention(dump[f"{set_dir.name} / {name}"], t), args.backend)
                 label = f"… and refuse when P(NO_ANSWER) at the first token >= {t:g}"
-                rows.append(["", label, *metric_cells(sim), ""])
+                if args.variants == "prompt":
+                    rows.append(["", label, *metric_cells(sim), "", ""])
     elapsed = time.perf_counter() - started
     if args.dump:
         args.dump.write_text(json.dumps(dump, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -163,7 +216,7 @@ def main() -> None:
         "sources it pointed at were quoted instead. First token: question in → first answer text out, "
         "answered questions only.\n\n" + rep.table(headers, rows)
     )
-    rep.write_section("Prompt variants", text, load=(load_start, rep.banner("tune_prompt")))
+    rep.write_section(section, text, load=(load_start, rep.banner("tune_prompt")))
 
 
 if __name__ == "__main__":

@@ -71,8 +71,17 @@ class Settings(BaseSettings):
     evidence_lexical_weight: float = Field(default=0.0, ge=0.0, le=1.0)
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
     # ...and no more characters than this (the first sentence always goes in): the local LLM's time to first
-    # token grows with what it reads. benchmarks/tune_evidence.py measures recall against this budget.
-    llm_context_chars: int = Field(default=800, ge=50, le=20_000)
+    # token grows with what it reads. 600, not 800: on three dev sets the same accuracy and refusals (or
+    # better) with a first token 0.8-1.0 s sooner (benchmarks/tune_prompt.py --variants budget); the
+    # sentences it leaves out are rarely the ones the model answers from (docs/benchmarks.md).
+    llm_context_chars: int = Field(default=600, ge=50, le=20_000)
+    # ...and, with a backend that predicts its own prompt time (llamacpp), no more sentences than it is
+    # predicted to start answering from within this many seconds of the question (retrieval included), at
+    # the speed it measured on this host; the first sentence always goes in. 0 (off) by default: at 3 s it
+    # cut the first token by ~1 s (2 s on a host at half the speed) but cost 10-11 points of accuracy on
+    # articles-dev and xling-en-id-dev (docs/benchmarks.md, "Source budget ..."). For hosts where waiting
+    # matters more than those points.
+    llm_first_token_s: float = Field(default=0.0, ge=0.0, le=600.0)
     # Sentences longer than this are cut, for an LLM, to the clauses closest to the question (0: never).
     # Off: it cut answers on three of four dev sets (docs/benchmarks.md).
     llm_sentence_chars: int = Field(default=0, ge=0, le=5_000)

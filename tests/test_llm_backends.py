@@ -27,6 +27,7 @@ from qa.backends.llamacpp import (
     check_cpu_support,
     is_available,
     missing_cpu_features,
+    record_speed,
 )
 from qa.backends.openai import OpenAIBackend
 from qa.settings import Settings
@@ -283,3 +284,25 @@ def test_llamacpp_abstains_when_no_answer_is_likely_enough(qwen: LlamaCppBackend
     wary = LlamaCppBackend(qwen.settings.model_copy(update={"llm_abstain_probability": p / 4 or 1e-12}))
     assert "".join(wary.generate(question, BELOUSOV, "en")) == NO_ANSWER
     assert wary.last_no_answer_probability >= wary.settings.llm_abstain_probability
+
+
+@pytest.mark.llm
+def test_llamacpp_predicts_its_first_token_from_the_speed_it_measures(qwen: LlamaCppBackend) -> None:
+    # The prediction behind the first-token budget: measured at the warm-up, then moved by each answer's
+    # real time to its first piece; it grows with the sources given, and a read too short to time says
+    # nothing about the speed.
+    loaded = qwen.load()
+    assert loaded.s_per_token is not None and loaded.s_per_token > 0
+    question = "Who did Belousov replace as defence minister?"
+    one = qwen.first_token_s(question, BELOUSOV[:1], "en")
+    both = qwen.first_token_s(question, BELOUSOV, "en")
+    assert one is not None and both is not None and 0 < one < both
+    before = loaded.s_per_token
+    swapped = [replace(BELOUSOV[1], n=1), replace(BELOUSOV[0], n=2)]  # no earlier prompt starts like this
+    "".join(qwen.generate(question, swapped, "en"))
+    assert loaded.s_per_token != before  # that answer's read (~150 new tokens) was folded in
+    measured = loaded.s_per_token
+    record_speed(loaded, new_tokens=5, seconds=10.0)  # one question's worth of tokens: not a measurement
+    assert loaded.s_per_token == measured
+    record_speed(loaded, new_tokens=100, seconds=100 * 2 * measured)  # a read at half the speed
+    assert measured < loaded.s_per_token < 2 * measured

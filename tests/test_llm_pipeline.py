@@ -41,6 +41,33 @@ def test_english_question_answered_in_english_with_citations(llm_service):
     assert answer_language(a.text, expected="en") == "en"  # a bare name ("Sergei Shoigu [1].") is fine
 
 
+def test_a_tight_first_token_budget_gives_the_model_only_the_strongest_sentence(sample_store_dir):
+    # The time budget drops the weakest sources first (never the first); with none (and no character
+    # budget in the way), the model gets all three.
+    given: dict[float, int] = {}
+    for budget in (0.0, 1e-3):
+        settings = make_settings(
+            sample_store_dir,
+            backend="llamacpp",
+            llm_timeout_s=600,
+            llm_context_chars=5000,
+            llm_first_token_s=budget,
+        )
+        service = QAService(settings)
+        engine = service.backend("llamacpp")
+        generate = engine.generate
+
+        def counting(question, evidence, language, _budget=budget, _generate=generate):
+            given[_budget] = len(evidence)
+            return _generate(question, evidence, language)
+
+        engine.generate = counting
+        a = service.answer("Siapa yang digantikan Belousov sebagai menteri pertahanan?")
+        _check_cited(a)
+        assert "Shoigu" in a.text
+    assert given == {0.0: 3, 1e-3: 1}, given
+
+
 def test_unanswerable_question_is_refused(llm_service):
     a = llm_service.answer("What is the exchange rate of the Korean won to the rupiah?")
     assert a.refused and not a.citations

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from qa.citations import repair_names, verify_citations
-from qa.context import trim_evidence, within_budget
+from qa.context import trim_evidence, within_budget, within_deadline
 from qa.pipeline import AnswerEvent, EvidenceEvent, QAService, QuestionError, TokenEvent
 from qa.types import Evidence
 from tests.conftest import ARTICLES, make_settings
@@ -236,6 +236,23 @@ def test_llm_evidence_budget_keeps_order_and_at_least_one_sentence():
     assert [e.n for e in within_budget(evidence, 400)] == [1]  # stops at the first that does not fit
     assert [e.n for e in within_budget(evidence, 100)] == [1]  # the strongest always goes in
     assert within_budget([], 600) == []
+
+
+def test_llm_time_budget_keeps_the_strongest_sentences_that_fit_and_at_least_one():
+    evidence = [
+        Evidence(n=i + 1, doc_id="d", quote="x" * size, start=0, end=size, score=0.9)
+        for i, size in enumerate((250, 200, 100, 50))
+    ]
+
+    def predict(head):  # a generator that reads 100 characters a second
+        return sum(len(e.quote) for e in head) / 100
+
+    assert [e.n for e in within_deadline(evidence, predict, 6.0)] == [1, 2, 3, 4]
+    assert [e.n for e in within_deadline(evidence, predict, 5.5)] == [1, 2, 3]
+    assert [e.n for e in within_deadline(evidence, predict, 4.4)] == [1]  # weakest dropped first, in order
+    assert [e.n for e in within_deadline(evidence, predict, -1.0)] == [1]  # late already: the strongest
+    assert [e.n for e in within_deadline(evidence, lambda head: None, 0.1)] == [1, 2, 3, 4]  # unmeasured
+    assert within_deadline([], predict, 6.0) == []
 
 
 def test_claim_is_cited_to_the_passage_that_holds_its_names(embedder):

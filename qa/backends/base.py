@@ -24,3 +24,19 @@ class Backend(Protocol):
     def generate(self, question: str, evidence: Sequence[Evidence], language: Language) -> Iterator[str]:
         """Yield answer text pieces for ``question`` using only ``evidence`` (numbered [n])."""
         ...
+
+
+@runtime_checkable
+class PromptTimer(Protocol):
+    """A backend that can predict how long it will take to start answering a given prompt.
+
+    Why: time to first token is the latency a reader feels, and for a local model it is almost all prompt
+    reading, which grows with the sources given and depends on the host's speed. A backend that knows its
+    own measured speed lets the pipeline give it as many sources as fit in the first-token budget
+    (``Settings.llm_first_token_s``) instead of a fixed amount that is fast on one machine and slow on the
+    next. Remote servers cannot be predicted from here and do not implement it.
+    """
+
+    def first_token_s(self, question: str, evidence: Sequence[Evidence], language: Language) -> float | None:
+        """Predicted seconds from the call to the first text piece; None while there is no measurement."""
+        ...

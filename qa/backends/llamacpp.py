@@ -20,6 +20,11 @@ Why it is built this way:
   one this CPU lacks does not fail cleanly — the first prompt kills the whole process with SIGILL (seen with a
   Zen 5 build, AVX-VNNI, on a Zen 4 host). A clear BackendError naming the rebuild is what a service can
   survive (it falls back to extractive answers) and what a user can act on.
+- The backend predicts its own time to the first token (``first_token_s``, the ``PromptTimer`` protocol): the
+  prompt tokens not already in the KV cache times the seconds per token it measured, first on the prefix
+  warm-up and then on every answer (a moving average, because the same host reads 55-95 tokens/s as other
+  work comes and goes). The pipeline uses it to give the model only as many sources as it can read within
+  the first-token budget (``Settings.llm_first_token_s``).
 - Raw ChatML through ``create_completion`` rather than a chat wrapper: the prompt text (and so the cached
   prefix) is exactly what ``qa.prompt`` builds, with no chat template guessing in between.
 """
@@ -209,6 +214,10 @@ class LoadedModel:
     load_s: float
     warmup_s: float
     prefix: str = ""  # the prompt head whose KV cache was evaluated last (see ``warm_prefix``)
+    prefix_tokens: int = 0  # its length in tokens: what a new prompt does not pay for
+    # Measured seconds per newly read prompt token up to the first text piece (prompt reading and the first
+    # decoding step folded together): from the prefix warm-up, then a moving average over real answers.
+    s_per_token: float | None = None
 
 
 _MODELS: dict[tuple[str, int, int], LoadedModel] = {}
@@ -240,6 +249,8 @@ def load_model(settings: Settings) -> LoadedModel:
                 model_path=str(path),
                 n_ctx=int(settings.llamacpp_ctx),
                 n_threads=int(settings.llamacpp_threads),
+                # Prompt reading too: llama-cpp-python otherwise gives it every core whatever n_threads says.
+                n_threads_batch=int(settings.llamacpp_threads),
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
@@ -270,6 +281,44 @@ def warm_prefix(loaded: LoadedModel, style: PromptStyle) -> None:
             raise BackendError(f"llama.cpp failed to evaluate the prompt prefix: {exc}") from exc
         loaded.prefix = prefix
         loaded.warmup_s = time.perf_counter() - start
+        loaded.prefix_tokens = len(tokens(loaded.llm, prefix))
+        if loaded.s_per_token is None:
+            loaded.s_per_token = loaded.warmup_s / max(1, loaded.prefix_tokens)
+
+
+def tokens(llm: Llama, prompt: str) -> list[int]:
+    """The tokens ``create_completion`` evaluates for ``prompt`` (ChatML markers as special tokens)."""
+    return list(llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+
+def new_tokens(loaded: LoadedModel, prompt_tokens: Sequence[int]) -> int:
+    """How many of ``prompt_tokens`` llama.cpp will evaluate: those after the longest prefix it holds in its
+    KV cache (at least one: the last token is always evaluated to get the first logits)."""
+    from llama_cpp import Llama
+
+    # Read without the model lock: while another answer is generating the count is approximate, which a
+    # prediction can afford (the lock would make it wait for that answer to finish).
+    cached = loaded.llm._input_ids.tolist()
+    return max(1, len(prompt_tokens) - Llama.longest_token_prefix(cached, prompt_tokens))
+
+
+# Weight of the newest answer in the moving average of the prompt speed, and the fewest newly read tokens an
+# answer needs to count (a short read is dominated by the fixed cost of the first decoding step).
+_SPEED_WEIGHT = 0.3
+_SPEED_MIN_TOKENS = 32
+
+
+def record_speed(loaded: LoadedModel, new_tokens: int, seconds: float) -> None:
+    """Fold one answer's time to its first text piece into the model's measured speed.
+
+    Why a moving average: the same host reads at 70-95 tokens/s from one minute to the next (other work
+    shares its cores), and the first-token budget should follow what the model does now, not at load.
+    """
+    if new_tokens < _SPEED_MIN_TOKENS or seconds <= 0:
+        return
+    sample = seconds / new_tokens
+    old = loaded.s_per_token
+    loaded.s_per_token = sample if old is None else (1 - _SPEED_WEIGHT) * old + _SPEED_WEIGHT * sample
 
 
 # --------------------------------------------------------------------------------------------
@@ -324,6 +373,19 @@ class LlamaCppBackend:
         loaded = load_model(self.settings)
         warm_prefix(loaded, prompt_style(self.settings))
         return loaded
+
+    def first_token_s(self, question: str, evidence: Sequence[Evidence], language: Language) -> float | None:
+        """Predicted seconds to the first text piece: the prompt's tokens that are not in the KV cache, at
+        the speed measured on this host (``PromptTimer``; loads the model if it is not loaded yet).
+
+        Counted against what the cache holds now, not just the constant head: a follow-up question over the
+        sources of the previous answer reads only its own question, so it can be given more sources.
+        """
+        loaded = load_model(self.settings)
+        if loaded.s_per_token is None:
+            return None
+        prompt = chatml_prompt(question, evidence, language, prompt_style(self.settings))
+        return new_tokens(loaded, tokens(loaded.llm, prompt)) * loaded.s_per_token
 
     def generate(self, question: str, evidence: Sequence[Evidence], language: Language) -> Iterator[str]:
         """Yield answer text pieces; BackendError on a missing model, a llama.cpp error or a timeout.
@@ -388,6 +450,8 @@ class LlamaCppBackend:
 
             loaded.prefix = chatml_prefix(prompt_style(self.settings))  # what the KV cache will start with
             first = FirstTokenWatch(no_answer_token(loaded.llm))
+            to_read = new_tokens(loaded, tokens(loaded.llm, prompt))
+            started = time.perf_counter()
             stream = loaded.llm.create_completion(
                 prompt=prompt,
                 stream=True,
@@ -401,6 +465,8 @@ class LlamaCppBackend:
                 for i, chunk in enumerate(stream):
                     if stop.is_set():
                         return
+                    if i == 0:
+                        record_speed(loaded, to_read, time.perf_counter() - started)
                     if i == 0 and first.p_no_answer is not None:  # read while sampling the first token
                         out.put((_ABSTAIN, first.p_no_answer))
                         if first.p_no_answer >= self.settings.llm_abstain_probability:
