@@ -289,18 +289,21 @@ def test_llamacpp_abstains_when_no_answer_is_likely_enough(qwen: LlamaCppBackend
 @pytest.mark.llm
 def test_llamacpp_predicts_its_first_token_from_the_speed_it_measures(qwen: LlamaCppBackend) -> None:
     # The prediction behind the first-token budget: measured at the warm-up, then moved by each answer's
-    # real time to its first piece; it grows with the sources given, and a read too short to time says
-    # nothing about the speed.
+    # real time to its first piece; it grows with the sources given, counts only what the KV cache does not
+    # already hold, and a read too short to time says nothing about the speed.
     loaded = qwen.load()
     assert loaded.s_per_token is not None and loaded.s_per_token > 0
     question = "Who did Belousov replace as defence minister?"
-    one = qwen.first_token_s(question, BELOUSOV[:1], "en")
-    both = qwen.first_token_s(question, BELOUSOV, "en")
+    # No earlier prompt in this session starts its sources like these, so both are read past the cached head.
+    swapped = [replace(BELOUSOV[1], n=1), replace(BELOUSOV[0], n=2)]
+    one = qwen.first_token_s(question, swapped[:1], "en")
+    both = qwen.first_token_s(question, swapped, "en")
     assert one is not None and both is not None and 0 < one < both
     before = loaded.s_per_token
-    swapped = [replace(BELOUSOV[1], n=1), replace(BELOUSOV[0], n=2)]  # no earlier prompt starts like this
     "".join(qwen.generate(question, swapped, "en"))
     assert loaded.s_per_token != before  # that answer's read (~150 new tokens) was folded in
+    again = qwen.first_token_s(question, swapped, "en")
+    assert again is not None and again < both / 2  # now in the cache: only the tail is left to read
     measured = loaded.s_per_token
     record_speed(loaded, new_tokens=5, seconds=10.0)  # one question's worth of tokens: not a measurement
     assert loaded.s_per_token == measured
