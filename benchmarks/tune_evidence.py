@@ -26,6 +26,7 @@ from qa.keyword import analyse_query  # noqa: E402
 from qa.language import detect_language  # noqa: E402
 from qa.pipeline import QAService  # noqa: E402
 from qa.settings import get_settings  # noqa: E402
+from qa.types import Evidence  # noqa: E402
 
 WEIGHTS = (0.0, 0.05, 0.1, 0.2)
 NS = (1, 2, 3, 4)
@@ -33,6 +34,21 @@ LLM_SENTENCES = get_settings().llm_context_sentences
 BUDGETS = (300, 400, 500, 600)  # characters of evidence an LLM reads (sentences in order, at least one)
 TRIMS = (0, 160, 220)  # longest sentence an LLM reads before it is cut to its best clauses (0: never)
 MARGINS = (0.01, 0.02, 0.03, 0.05)  # keep a sentence only within this e5 score of the best one
+RANK_WEIGHTS = (0.05, 0.1, 0.2)  # weight of the passage's retrieval score in a sentence's score
+RANK_BUDGET = 600
+DEFAULT_RANK = get_settings().evidence_rank_weight
+
+
+def stop_at_misfit(evidence: list[Evidence], max_chars: int) -> list[Evidence]:
+    """The earlier budget (the baseline): the strongest sentences in order, up to the first that overflows."""
+    out: list[Evidence] = []
+    used = 0
+    for ev in evidence:
+        if out and used + len(ev.quote) > max_chars:
+            break
+        out.append(ev)
+        used += len(ev.quote)
+    return out
 
 
 def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
@@ -48,12 +64,22 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
     margin_chars: dict[float, list[int]] = {m: [] for m in MARGINS}
     budget_hits: dict[tuple[int, int], list[bool]] = {(t, b): [] for t in TRIMS for b in BUDGETS}
     budget_chars: dict[tuple[int, int], list[int]] = {(t, b): [] for t in TRIMS for b in BUDGETS}
+    # (rank weight, sentences, fill the budget past a misfit) -> hits, chars
+    rank_keys = [(r, LLM_SENTENCES, f) for r in RANK_WEIGHTS for f in (False, True)]
+    rank_keys.append((DEFAULT_RANK, LLM_SENTENCES + 1, True))
+    rank_hits: dict[tuple[float, int, bool], list[bool]] = {key: [] for key in rank_keys}
+    rank_chars: dict[tuple[float, int, bool], list[int]] = {key: [] for key in rank_keys}
     started = time.perf_counter()
     for q in questions:
         lang = detect_language(q.question)
         qvec = service.embedder.encode_queries([q.question])[0]
         passages = searcher.search(q.question, lang, settings.k, query_vector=qvec)
         terms = analyse_query(q.question, lang)
+        for r, n_given, fill in rank_keys:
+            ev = select_evidence(service.store, service.embedder, qvec, passages, n_given, rank_weight=r)
+            given = within_budget(ev, RANK_BUDGET) if fill else stop_at_misfit(ev, RANK_BUDGET)
+            rank_hits[r, n_given, fill].append(any(contains_answer(e.quote, q.answers) for e in given))
+            rank_chars[r, n_given, fill].append(sum(len(e.quote) for e in given))
         for w in WEIGHTS:
             ev = select_evidence(
                 service.store, service.embedder, qvec, passages, max(NS), query_terms=terms, lexical_weight=w
@@ -91,6 +117,12 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
             [f"0, first {LLM_SENTENCES} within {m:g} of the best", recall, "", "", "", f"{mean:.0f}"]
             + [""] * 3
         )
+    for (r, n_given, fill), hits in rank_hits.items():
+        mean = sum(rank_chars[r, n_given, fill]) / len(rank_chars[r, n_given, fill])
+        how = "skipping what overflows" if fill else "stopping at the first that overflows"
+        label = f"0, rank weight {r:g}, first {n_given}, budget {RANK_BUDGET}, {how}"
+        recall = f"{sum(hits) / len(hits):.3f} (all given)"
+        rows.append([label, recall, "", "", "", f"{mean:.0f}", "", "", ""])
     title = f"{set_dir.name}: {len(questions)} answerable questions with answers ({elapsed:.0f} s)"
     return title, rows
 
@@ -106,8 +138,11 @@ def main() -> None:
         "Evidence recall@n: share of answerable questions whose accepted answer appears in the first n "
         "evidence sentences (what the generator reads; the LLM gets "
         f"{get_settings().llm_context_sentences}). chars@n: mean characters of those n sentences (prompt "
-        "cost). Sentence score = e5 similarity + 0.05 x passage rank bonus + weight x share of the "
-        "question's stemmed terms in the sentence. Same retrieval (hybrid, k passages) for every weight."
+        "cost). Sentence score = e5 similarity + rank weight x the passage's retrieval score relative to "
+        f"the best passage's (rank weight {DEFAULT_RANK:g} unless a row says otherwise) + lexical weight x "
+        "share of the question's stemmed terms in the sentence. Same retrieval (hybrid, k passages) for "
+        "every weight. Budget rows: sentences in order within the budget, at least one; the rows that say "
+        "so compare stopping at the first sentence that overflows (the earlier rule) with skipping it."
     ]
     for set_dir in args.sets:
         title, rows = evaluate(set_dir, args.limit)

@@ -218,6 +218,7 @@ class QAService:
             s.context_sentences,
             query_terms=analyse_query(standalone, language) if s.evidence_lexical_weight else (),
             lexical_weight=s.evidence_lexical_weight,
+            rank_weight=s.evidence_rank_weight,
         )
         top = max((ev.score for ev in evidence), default=0.0)
         weak = top < (s.refusal_threshold_en if language == "en" else s.refusal_threshold_id)

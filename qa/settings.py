@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     # Weight of the question-term overlap in evidence-sentence scores (e5 similarity + this x overlap share).
     # Off: no consistent gain on the four dev sets (benchmarks/tune_evidence.py, docs/benchmarks.md).
     evidence_lexical_weight: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Weight of the sentence's passage retrieval score (relative to the best passage's) in the same score.
+    # 0.1, not the earlier 0.05: evidence recall within the LLM's budget +3.2 points on idkmrc-id-dev, +0.4
+    # on tydiqa-id-dev, -0.4 on xling-en-id-dev, articles-dev unchanged (benchmarks/tune_evidence.py).
+    evidence_rank_weight: float = Field(default=0.1, ge=0.0, le=1.0)
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
     # ...and no more characters than this (the first sentence always goes in): the local LLM's time to first
     # token grows with what it reads. 600, not 800: on three dev sets the same accuracy and refusals (or

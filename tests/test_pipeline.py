@@ -226,15 +226,23 @@ def test_model_answer_keeps_its_verified_citation(sample_store_dir):
     assert a.text.rstrip(".").endswith("[1]") and len(a.citations) == 1
 
 
-def test_llm_evidence_budget_keeps_order_and_at_least_one_sentence():
+def test_llm_evidence_budget_keeps_order_skips_what_overflows_and_keeps_at_least_one():
     evidence = [
         Evidence(n=i + 1, doc_id="d", quote="x" * size, start=0, end=size, score=0.9)
         for i, size in enumerate((250, 200, 100, 50))
     ]
-    assert [e.n for e in within_budget(evidence, 600)] == [1, 2, 3, 4]
-    assert [e.n for e in within_budget(evidence, 599)] == [1, 2, 3]
-    assert [e.n for e in within_budget(evidence, 400)] == [1]  # stops at the first that does not fit
-    assert [e.n for e in within_budget(evidence, 100)] == [1]  # the strongest always goes in
+
+    def given(budget: int) -> list[int]:
+        kept = within_budget(evidence, budget)
+        assert [e.n for e in kept] == list(range(1, len(kept) + 1))  # renumbered without gaps
+        return [len(e.quote) for e in kept]
+
+    assert given(600) == [250, 200, 100, 50]
+    assert given(599) == [250, 200, 100]
+    assert given(400) == [250, 100, 50]  # the second does not fit; the shorter ones after it still do
+    assert given(360) == [250, 100]
+    assert given(349) == [250, 50]
+    assert given(100) == [250]  # the strongest always goes in
     assert within_budget([], 600) == []
 
 
