@@ -41,7 +41,14 @@ def top_scores(set_dir: Path, limit: int, seed: int = 0) -> list[tuple[bool, flo
     for q in answerable + unanswerable:
         qvec = service.embedder.encode_queries([q.question])[0]
         passages = searcher.search(q.question, detect_language(q.question), settings.k, query_vector=qvec)
-        ev = select_evidence(service.store, service.embedder, qvec, passages, settings.context_sentences)
+        ev = select_evidence(
+            service.store,
+            service.embedder,
+            qvec,
+            passages,
+            settings.context_sentences,
+            rank_weight=settings.evidence_rank_weight,
+        )
         out.append((q.answerable, max((e.score for e in ev), default=0.0)))
     return out
 

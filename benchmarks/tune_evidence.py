@@ -82,7 +82,14 @@ def evaluate(set_dir: Path, limit: int) -> tuple[str, list[list[object]]]:
             rank_chars[r, n_given, fill].append(sum(len(e.quote) for e in given))
         for w in WEIGHTS:
             ev = select_evidence(
-                service.store, service.embedder, qvec, passages, max(NS), query_terms=terms, lexical_weight=w
+                service.store,
+                service.embedder,
+                qvec,
+                passages,
+                max(NS),
+                query_terms=terms,
+                lexical_weight=w,
+                rank_weight=DEFAULT_RANK,
             )
             ranks[w].append(next((e.n for e in ev if contains_answer(e.quote, q.answers)), None))
             for n in NS:

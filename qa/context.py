@@ -111,7 +111,7 @@ def select_evidence(
     *,
     query_terms: Sequence[str] = (),
     lexical_weight: float = 0.0,
-    rank_weight: float = 0.1,
+    rank_weight: float,
 ) -> list[Evidence]:
     """Top sentences by similarity to the question, numbered [1]..[n] from the strongest.
 
