@@ -43,6 +43,15 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, Any]]]] = {
             },
         },
     ),
+    "contrast": (
+        "Contrast examples in the prompt",
+        {
+            "four worked examples": {"prompt_contrast_examples": False},
+            "+ two contrast examples (second candidate name, translated phrase)": {
+                "prompt_contrast_examples": True
+            },
+        },
+    ),
     "budget": (
         "Source budget for the local model",
         {

@@ -19,12 +19,12 @@ from typing import Any
 
 from tqdm import tqdm
 
+from qa.language import answer_language
 from qa.settings import Settings
 
 KS = (1, 5, 10)
 MODES = ("hybrid", "bm25", "dense")
 _DIGIT_SEP = re.compile(r"(?<=\d)[.,](?=\d{3}\b)")
-_QUOTED = re.compile(r"«[^»]*»")
 
 
 @dataclass
@@ -113,19 +113,6 @@ def percentile(values: Sequence[float], q: float) -> float:
     if len(values) == 1:
         return float(values[0])
     return float(statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1])
-
-
-def answer_language(text: str, expected: str | None = None) -> str:
-    """The language of the answer's own words, not of the verbatim Indonesian quotes an English answer may
-    carry. An answer of a name or a number alone ("Sergei Shoigu [1].") has no language: it matches
-    ``expected`` when that is given."""
-    from qa.citations import strip_markers
-    from qa.language import detect_language
-
-    own = strip_markers(_QUOTED.sub(" ", text)).strip() or text
-    if expected and len(own.split()) <= 3:
-        return expected
-    return detect_language(own)
 
 
 def corpus_store(settings: Settings, corpus: Path) -> Path:

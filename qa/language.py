@@ -28,13 +28,15 @@ from qa.types import Language
 if TYPE_CHECKING:
     from py3langid.langid import LanguageIdentifier
 
-__all__ = ["detect_language", "english_probability"]
+__all__ = ["answer_language", "detect_language", "english_probability"]
 
 DEFAULT_LANGUAGE: Language = "id"
 # Below this distance from 0.5 the detector is treated as undecided (names-only strings sit at 0.45-0.69).
 UNSURE_MARGIN = 0.2
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
+# Verbatim source text an English answer may quote (the extractive backend's «...»).
+_QUOTED = re.compile(r"«[^»]*»")
 
 
 def _words(spaced: str) -> frozenset[str]:
@@ -110,3 +112,24 @@ def detect_language(text: str) -> Language:
     n_id = sum(w in _ID_FUNCTION_WORDS for w in words)
     n_en = sum(w in _EN_FUNCTION_WORDS for w in words)
     return "en" if n_en > n_id else DEFAULT_LANGUAGE
+
+
+def answer_language(text: str, expected: Language | None = None) -> Language:
+    """The language of an answer's own words, not of the verbatim Indonesian quotes an English answer may
+    carry.
+
+    Names and numbers carry no language: an answer made only of them ("Sergei Shoigu [1].", "Juni 2024 [1].")
+    matches ``expected`` when that is given, and so does a short one the detector is unsure of ("in June").
+    A short answer with ordinary words is judged like any other: "Mantan ekonom [1]." is Indonesian, and
+    is the wrong answer to an English question.
+    """
+    from qa.citations import strip_markers
+
+    own = strip_markers(_QUOTED.sub(" ", text)).strip() or text
+    words = _WORD.findall(own)
+    if expected is not None:
+        if all(w[0].isupper() for w in words):
+            return expected
+        if len(words) <= 3 and abs(english_probability(own) - 0.5) < UNSURE_MARGIN:
+            return expected
+    return detect_language(own)

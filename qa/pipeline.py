@@ -25,7 +25,7 @@ from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
 from qa.grounding import missing_names
 from qa.keyword import analyse_query
-from qa.language import detect_language
+from qa.language import answer_language, detect_language
 from qa.prompt import NO_ANSWER
 from qa.retrieval import HybridSearcher
 from qa.settings import Settings, get_settings
@@ -49,6 +49,10 @@ UNGROUNDED_NOTICE: dict[Language, str] = {
 UNVERIFIED_NOTICE: dict[Language, str] = {
     "id": "Jawaban model tidak dapat diverifikasi; ini kutipan langsung dari sumber yang ditunjuknya.",
     "en": "The model's answer could not be verified; these are direct quotes of the sources it pointed to.",
+}
+WRONG_LANGUAGE_NOTICE: dict[Language, str] = {
+    "id": "Model menjawab dalam bahasa lain; ini kutipan langsung dari sumber yang ditunjuknya.",
+    "en": "The model answered in another language; these are direct quotes of the sources it pointed to.",
 }
 _MODEL_REFUSAL = re.compile(
     r"NO_ANSWER|NO ANSWER|tidak (ada|terdapat|memuat|menyebutkan|disebutkan)|"
@@ -316,6 +320,17 @@ class QAService:
             # sources it pointed at rather than drop the answer.
             base.backend = "extractive"
             base.notice = UNVERIFIED_NOTICE[language]
+            quoted = "".join(ExtractiveBackend().generate(standalone, pointed, language))
+            checked = verify_citations(quoted, pointed, embedder, language, s.support_threshold)
+        llm_answered = checked.text and base.backend != "extractive"
+        if llm_answered and answer_language(checked.text, language) != language:
+            # The small model sometimes copies a short Indonesian phrase as the whole answer to an English
+            # question ("Mantan ekonom [1]."). Quoting the sources it cited, introduced in the question's
+            # language, answers in that language without a second, slow generation.
+            spans = {(c.doc_id, c.start) for c in checked.citations}
+            pointed = [ev for ev in given if (ev.doc_id, ev.start) in spans] or pointed
+            base.backend = "extractive"
+            base.notice = WRONG_LANGUAGE_NOTICE[language]
             quoted = "".join(ExtractiveBackend().generate(standalone, pointed, language))
             checked = verify_citations(quoted, pointed, embedder, language, s.support_threshold)
         if not checked.text:

@@ -67,10 +67,15 @@ class PromptStyle:
 
     examples: bool = True
     reminder: bool = False
+    contrast: bool = False
 
 
 def prompt_style(settings: Settings) -> PromptStyle:
-    return PromptStyle(examples=settings.prompt_examples, reminder=settings.prompt_reminder)
+    return PromptStyle(
+        examples=settings.prompt_examples,
+        reminder=settings.prompt_reminder,
+        contrast=settings.prompt_contrast_examples,
+    )
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,39 @@ EXAMPLES: tuple[Example, ...] = (
 )
 
 
+# Two more answered examples (``PromptStyle.contrast``), one per language, for the two mistakes the small
+# model still made with the examples above: a source sentence that names a second, wrong candidate next to the
+# right one (it answered with the name closest to the sentence's main verb, not the one the question asks
+# about), and an English question whose answer is a short Indonesian phrase (it copied the phrase instead of
+# translating it). Both answers restate the question's own predicate in a full sentence, which ties the name
+# to what was asked. They go first, so the turns right before the question's own stay as they were.
+CONTRAST_EXAMPLES: tuple[Example, ...] = (
+    Example(
+        sources=(
+            "Sejak terpilihnya Rina Wulandari sebagai ketua koperasi nelayan pada Maret, pengurus lama di "
+            "bawah Hendra Saputra mempercepat serah terima kas.",
+            "Koperasi itu beranggotakan 340 nelayan di pesisir Demak.",
+        ),
+        question="Siapa yang terpilih sebagai ketua koperasi nelayan?",
+        language="id",
+        answer="Rina Wulandari terpilih sebagai ketua koperasi nelayan pada Maret [1].",
+    ),
+    Example(
+        sources=(
+            "Museum Bahari Tegal kini dikelola oleh Yayasan Pesisir Lestari.",
+            "Direktur museum, Sari Anggraini, sebelumnya pemandu wisata selama sepuluh tahun.",
+        ),
+        question="What did the museum's director do before?",
+        language="en",
+        answer="The director, Sari Anggraini, previously worked as a tour guide for ten years [2].",
+    ),
+)
+
+
+def examples(style: PromptStyle) -> tuple[Example, ...]:
+    return (CONTRAST_EXAMPLES + EXAMPLES) if style.contrast else EXAMPLES
+
+
 def _fenced(numbered: Iterable[tuple[int, str]]) -> str:
     """Numbered source lines inside the fence, each on one line, with any "</sources>" in the text
     defused so that an article cannot close the fence."""
@@ -168,7 +206,7 @@ def head_messages(style: PromptStyle = PromptStyle()) -> list[tuple[str, str]]:
     if not style.examples:
         return [("system", SYSTEM)]
     turns: list[tuple[str, str]] = [("system", SYSTEM)]
-    for i, ex in enumerate(EXAMPLES):
+    for i, ex in enumerate(examples(style)):
         body = _turn(_fenced(enumerate(ex.sources, start=1)), ex.question, ex.language, style.reminder)
         turns.append(("user", PREFIX_INSTRUCTIONS + "\n" + body if i == 0 else body))
         turns.append(("assistant", ex.answer))

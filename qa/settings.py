@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     # false refusals summed over articles-dev, idkmrc-id-dev, xling-en-id-dev; benchmarks/tune_prompt.py).
     prompt_examples: bool = True
     prompt_reminder: bool = True
+    # Two more worked examples before those (qa.prompt.CONTRAST_EXAMPLES): a sentence with a second, wrong
+    # candidate name, and an English answer that translates a short Indonesian phrase. articles-dev accuracy
+    # 0.889 -> 1.000, xling/idkmrc samples unchanged (benchmarks/tune_prompt.py --variants contrast).
+    prompt_contrast_examples: bool = True
     # The local model's probability of replying NO_ANSWER, read at its first token, at or above which the
     # question is refused even when NO_ANSWER was not its top choice (1.0: only when it is).
     llm_abstain_probability: float = Field(default=1.0, gt=0.0, le=1.0)

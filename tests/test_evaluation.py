@@ -9,13 +9,13 @@ import sys
 import pytest
 
 from qa.evaluation import (
-    answer_language,
     contains_answer,
     load_questions,
     percentile,
     rank_metrics,
     run_eval,
 )
+from qa.language import answer_language
 from tests.conftest import ROOT, SHARED_DATA, make_settings
 
 
@@ -134,3 +134,11 @@ def test_cli_eval_takes_a_set_folder_with_its_own_corpus(tmp_path):
     )
     assert proc.returncode == 2
     assert "without questions.jsonl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_answer_language_judges_short_answers_by_their_ordinary_words():
+    # Names and numbers alone carry no language; a short phrase of ordinary words does.
+    assert answer_language("Juni 2024 [1].", expected="en") == "en"
+    assert answer_language("Yoon, Shin Wonsik [1].", expected="en") == "en"
+    assert answer_language("Mantan ekonom [1].", expected="en") == "id"
+    assert answer_language("Former economist [1].", expected="id") == "en"

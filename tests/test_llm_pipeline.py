@@ -36,9 +36,26 @@ def test_english_question_answered_in_english_with_citations(llm_service):
     a = llm_service.answer("Who did Belousov replace as defence minister?")
     _check_cited(a)
     assert "Shoigu" in a.text and a.language == "en"
-    from qa.evaluation import answer_language
+    from qa.language import answer_language
 
     assert answer_language(a.text, expected="en") == "en"  # a bare name ("Sergei Shoigu [1].") is fine
+
+
+def test_an_english_question_never_gets_an_indonesian_phrase_as_its_answer(sample_store_dir):
+    # Without the contrast examples the model answers this one with the Indonesian phrase it read
+    # ("Mantan ekonom [1]."); the language check then quotes the cited source with an English introduction.
+    from qa.language import answer_language
+    from qa.pipeline import WRONG_LANGUAGE_NOTICE
+
+    for contrast in (False, True):
+        settings = make_settings(
+            sample_store_dir, backend="llamacpp", llm_timeout_s=600, prompt_contrast_examples=contrast
+        )
+        a = QAService(settings).answer("What was Belousov's profession before becoming defence minister?")
+        assert not a.refused and a.citations, a.text
+        assert answer_language(a.text, expected="en") == "en", a.text
+        assert "econom" in a.text.lower() or "ekonom" in a.text.lower(), a.text
+        assert a.backend == "llamacpp" or a.notice == WRONG_LANGUAGE_NOTICE["en"], (a.backend, a.notice)
 
 
 def test_a_tight_first_token_budget_gives_the_model_only_the_strongest_sentence(sample_store_dir):
