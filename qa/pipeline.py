@@ -19,7 +19,7 @@ from typing import Any
 
 from qa.backends.base import Backend, BackendError, PromptTimer
 from qa.backends.extractive import ExtractiveBackend
-from qa.citations import MARKER, parse_markers, strip_markers, verify_citations
+from qa.citations import MARKER, CheckedAnswer, parse_markers, strip_markers, verify_citations
 from qa.context import ARTICLE_TEXTS, select_evidence, trim_evidence, within_budget, within_deadline
 from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
@@ -318,10 +318,8 @@ class QAService:
             # The model made claims, pointing at sources, that failed verification (often a faithful English
             # rendering of an Indonesian sentence that scores under the cross-lingual threshold): quote the
             # sources it pointed at rather than drop the answer.
-            base.backend = "extractive"
-            base.notice = UNVERIFIED_NOTICE[language]
-            quoted = "".join(ExtractiveBackend().generate(standalone, pointed, language))
-            checked = verify_citations(quoted, pointed, embedder, language, s.support_threshold)
+            base.backend, base.notice = "extractive", UNVERIFIED_NOTICE[language]
+            checked = self._quoted(standalone, pointed, language)
         llm_answered = checked.text and base.backend != "extractive"
         if llm_answered and answer_language(checked.text, language) != language:
             # The small model sometimes copies a short Indonesian phrase as the whole answer to an English
@@ -329,10 +327,8 @@ class QAService:
             # language, answers in that language without a second, slow generation.
             spans = {(c.doc_id, c.start) for c in checked.citations}
             pointed = [ev for ev in given if (ev.doc_id, ev.start) in spans] or pointed
-            base.backend = "extractive"
-            base.notice = WRONG_LANGUAGE_NOTICE[language]
-            quoted = "".join(ExtractiveBackend().generate(standalone, pointed, language))
-            checked = verify_citations(quoted, pointed, embedder, language, s.support_threshold)
+            base.backend, base.notice = "extractive", WRONG_LANGUAGE_NOTICE[language]
+            checked = self._quoted(standalone, pointed, language)
         if not checked.text:
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
@@ -343,6 +339,12 @@ class QAService:
         timings["total_s"] = time.perf_counter() - started
         base.timings = timings
         yield AnswerEvent(base)
+
+    def _quoted(self, question: str, sources: Sequence[Evidence], language: Language) -> CheckedAnswer:
+        """The extractive answer from ``sources``, checked like a model's: what replaces a model answer
+        that cannot be shown as it is (unverified, or in the wrong language)."""
+        quoted = "".join(ExtractiveBackend().generate(question, sources, language))
+        return verify_citations(quoted, sources, self.embedder, language, self.settings.support_threshold)
 
     def _refusal(
         self, base: Answer, evidence: Sequence[Evidence], timings: dict[str, float], started: float
