@@ -204,6 +204,8 @@ def run_eval(
                 "gold_cited": sum(d in q.gold_articles for d in cited),
                 "language_ok": a.refused or answer_language(a.text, expected) == expected,
                 "backend": a.backend,
+                # Why a model's answer was replaced by quotes (unverified, wrong language, LLM down).
+                "notice": a.notice,
                 "total_s": a.timings.get("total_s", 0.0),
                 "first_token_s": a.timings.get("first_token_s", 0.0),
                 "retrieve_s": a.timings.get("retrieve_s", 0.0),

@@ -321,7 +321,7 @@ class QAService:
             base.backend, base.notice = "extractive", UNVERIFIED_NOTICE[language]
             checked = self._quoted(standalone, pointed, language)
         llm_answered = checked.text and base.backend != "extractive"
-        if llm_answered and answer_language(checked.text, language) != language:
+        if llm_answered and s.answer_language_check and answer_language(checked.text, language) != language:
             # The small model sometimes copies a short Indonesian phrase as the whole answer to an English
             # question ("Mantan ekonom [1]."). Quoting the sources it cited, introduced in the question's
             # language, answers in that language without a second, slow generation.

@@ -111,6 +111,10 @@ class Settings(BaseSettings):
     # candidate name, and an English answer that translates a short Indonesian phrase. articles-dev accuracy
     # 0.889 -> 1.000, xling/idkmrc samples unchanged (benchmarks/tune_prompt.py --variants contrast).
     prompt_contrast_examples: bool = True
+    # An LLM answer whose own words are not in the question's language is replaced by quotes of the sources
+    # it cited, introduced in the question's language (the small model copies short Indonesian phrases as
+    # English answers). Off only to measure it (benchmarks/tune_prompt.py --variants language-check).
+    answer_language_check: bool = True
     # The local model's probability of replying NO_ANSWER, read at its first token, at or above which the
     # question is refused even when NO_ANSWER was not its top choice (1.0: only when it is).
     llm_abstain_probability: float = Field(default=1.0, gt=0.0, le=1.0)
