@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # 0.1, not the earlier 0.05: evidence recall within the LLM's budget +3.2 points on idkmrc-id-dev, +0.4
     # on tydiqa-id-dev, -0.4 on xling-en-id-dev, articles-dev unchanged (benchmarks/tune_evidence.py).
     evidence_rank_weight: float = Field(default=0.1, ge=0.0, le=1.0)
+    # 3, not 4: a 4th sentence (600 or 800 chars) gave no consistent gain on four dev samples (tydiqa -5,
+    # xling +2.5, idkmrc -9 / +4 points of accuracy) and a first token 0.1-0.6 s later
+    # (benchmarks/tune_prompt.py --variants sentences).
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
     # ...and no more characters than this (the first sentence always goes in): the local LLM's time to first
     # token grows with what it reads. 600, not 800: on three dev sets the same accuracy and refusals (or
@@ -113,7 +116,9 @@ class Settings(BaseSettings):
     prompt_contrast_examples: bool = True
     # An LLM answer whose own words are not in the question's language is replaced by quotes of the sources
     # it cited, introduced in the question's language (the small model copies short Indonesian phrases as
-    # English answers). Off only to measure it (benchmarks/tune_prompt.py --variants language-check).
+    # English answers). Language match 0.917 -> 1.000 on articles-dev, 0.988 -> 1.000 on an 80-question
+    # xling-en-id-dev sample, accuracy and first token unchanged (benchmarks/tune_prompt.py --variants
+    # language-check); off only to measure it.
     answer_language_check: bool = True
     # The local model's probability of replying NO_ANSWER, read at its first token, at or above which the
     # question is refused even when NO_ANSWER was not its top choice (1.0: only when it is).
