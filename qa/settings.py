@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     # on tydiqa-id-dev, -0.4 on xling-en-id-dev, articles-dev unchanged (benchmarks/tune_evidence.py).
     evidence_rank_weight: float = Field(default=0.1, ge=0.0, le=1.0)
     # 3, not 4: a 4th sentence (600 or 800 chars) gave no consistent gain on four dev samples (tydiqa -5,
-    # xling +2.5, idkmrc -9 / +4 points of accuracy) and a first token 0.1-0.6 s later
+    # xling +2.5, idkmrc -9 / +4 points of accuracy) and a first token up to 0.6 s later on three of them
     # (benchmarks/tune_prompt.py --variants sentences).
     llm_context_sentences: int = Field(default=3, ge=1, le=12, description="of those, given to an LLM")
     # ...and no more characters than this (the first sentence always goes in): the local LLM's time to first
@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     # An LLM answer whose own words are not in the question's language is replaced by quotes of the sources
     # it cited, introduced in the question's language (the small model copies short Indonesian phrases as
     # English answers). Language match 0.917 -> 1.000 on articles-dev, 0.988 -> 1.000 on an 80-question
-    # xling-en-id-dev sample, accuracy and first token unchanged (benchmarks/tune_prompt.py --variants
+    # xling-en-id-dev sample, same accuracy, first token no slower (benchmarks/tune_prompt.py --variants
     # language-check); off only to measure it.
     answer_language_check: bool = True
     # The local model's probability of replying NO_ANSWER, read at its first token, at or above which the
