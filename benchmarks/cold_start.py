@@ -63,7 +63,12 @@ def main() -> None:
     start = time.perf_counter()
     KEYWORD_CACHE.get(store)
     keyword_s = time.perf_counter() - start
-    searcher = HybridSearcher(store, embedder, fetch_k=settings.fetch_k)
+    searcher = HybridSearcher(
+        store,
+        embedder,
+        fetch_k=settings.fetch_k,
+        bm25_weights={"id": settings.bm25_weight_id, "en": settings.bm25_weight_en},
+    )
     times = []
     for q, vec in zip(questions, vectors, strict=True):
         start = time.perf_counter()

@@ -1,10 +1,10 @@
 """Make every shown sentence carry a citation that really supports it.
 
 Steps, per answer sentence: parse [n] markers and drop numbers that point at no evidence; check that the
-cited evidence supports the sentence (cosine of e5 embeddings, symmetric "query:" prompts, threshold tuned
-on dev data across languages); when it does not, or when the sentence has no marker, align it to the most
-similar evidence sentence; when nothing supports it, remove it. Finally renumber markers 1..m in order of
-first use so the reader sees [1], [2], ... and the citation list matches.
+cited evidence supports the sentence (``supports``: it says the same, it answers the question, and it
+states the sentence's names, numbers and dates); when it does not, or when the sentence has no marker,
+re-cite it to the evidence sentence that does; when nothing supports it, remove it. Finally renumber
+markers 1..m in order of first use so the reader sees [1], [2], ... and the citation list matches.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 from sentencex import segment
 
+from qa.facts import unsupported_facts
+from qa.refusal import cited_answers
+from qa.settings import Settings
 from qa.types import Citation, Evidence, Language
 
 MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
@@ -108,21 +111,39 @@ def repair_names(claim: str, sources: Sequence[str]) -> str:
     return _NAME.sub(fix, claim)
 
 
-def name_coverage(claim: str, source: str) -> int:
-    """How many of the claim's capitalised words (names, mostly) the source contains, allowing small
-    spelling differences ("Russia"/"Rusia")."""
-    pool = {w.lower() for w in _TOKEN.findall(source)}
-    return sum(
-        1
-        for w in {w.lower() for w in _NAME.findall(claim)}
-        if w in pool or difflib.get_close_matches(w, pool, n=1, cutoff=0.85)
-    )
-
-
-# When another passage is this much closer to a sentence than the one it cites, cite that passage instead.
-RECITE_MARGIN = 0.03
 # A claim of at most this many words is checked by word overlap instead of cosine.
 SHORT_CLAIM_WORDS = 3
+
+
+@dataclass(frozen=True)
+class SupportCheck:
+    """What decides whether an evidence sentence supports a claim (see ``supports``)."""
+
+    language: Language
+    question: str
+    threshold: float
+    settings: Settings
+
+
+def supports(claim: str, similarity: float, ev: Evidence, check: SupportCheck) -> bool:
+    """Whether evidence ``ev`` supports the answer sentence ``claim``: the one support decision.
+
+    Three tests, all required:
+    - the sentence says what the evidence says: e5 cosine at or above the tuned threshold (a claim of a few
+      words instead needs all its words in the evidence; any two short texts score ~0.8 with e5);
+    - the evidence answers the question (the scorer's P(answers), ``qa.refusal.cited_answers``): a sentence
+      that is merely about the same people or event ("Watson is quoted about Kim's trip") supports no answer;
+    - every name, number and month the claim states occurs in the evidence (normalised across languages and
+      notations, qa.facts), or in the question it restates: cosine does not notice a wrong person's name.
+    """
+    if len(claim.split()) <= SHORT_CLAIM_WORDS:
+        if lexical_support(claim, ev.quote) < 0.99:
+            return False
+    elif similarity < check.threshold:
+        return False
+    if not cited_answers(ev.score, check.settings):
+        return False
+    return not unsupported_facts(claim, ev.quote, check.question)
 
 
 def verify_citations(
@@ -131,7 +152,13 @@ def verify_citations(
     embedder: Any,
     language: Language,
     threshold: float,
+    *,
+    question: str,
+    settings: Settings,
 ) -> CheckedAnswer:
+    """Keep each answer sentence only with citations that support it (``supports``): a sentence whose
+    citations fail is re-cited to the evidence sentence that does support it (the likeliest to answer, then
+    the closest), or removed; markers are then renumbered 1..m in order of first use."""
     by_n = {ev.n: ev for ev in evidence}
     sentences = split_answer(text, language)
     bodies = [strip_markers(s) for s in sentences]
@@ -145,6 +172,7 @@ def verify_citations(
     else:
         sims = np.zeros((len(claims), len(evidence)))
     index_of = {ev.n: j for j, ev in enumerate(evidence)}
+    check = SupportCheck(language, question, threshold, settings)
 
     kept: list[tuple[str, list[int]]] = []
     removed: list[str] = []
@@ -163,24 +191,12 @@ def verify_citations(
                 invalid.append(n)
             elif n not in cited:
                 cited.append(n)
-        if len(body.split()) <= SHORT_CLAIM_WORDS:
-            # Cosine is unreliable for a few words (any two short texts score ~0.8 with e5): a short claim
-            # is supported only where all its words occur in the evidence.
-            row = np.array([threshold if lexical_support(body, ev.quote) >= 0.99 else 0.0 for ev in evidence])
-        supported = [n for n in cited if row[index_of[n]] >= threshold]
-        candidates = [j for j in range(len(evidence)) if row[j] >= threshold]
-        if candidates:
-            # Among the passages that support the sentence, the one holding most of its names is the one it
-            # came from: cosine alone cannot tell "Adrienne Watson is quoted about Kim's trip" from a passage
-            # that only mentions Kim's trip. Ties (and name-less sentences) are decided by cosine.
-            cover = {j: name_coverage(body, evidence[j].quote) for j in candidates}
-            most = max(cover.values())
-            best = max((j for j in candidates if cover[j] == most), key=lambda j: row[j])
-            cited_cover = max((cover.get(index_of[n], -1) for n in supported), default=-1)
-            strongest_cited = max((row[index_of[n]] for n in supported), default=-1.0)
-            # Re-cite when nothing cited supports it, when a supporting passage holds more of its names, or
-            # when another passage is clearly closer.
-            if cited_cover < most or row[best] - strongest_cited > RECITE_MARGIN:
+        claim = body.strip("«»")
+        supported = [n for n in cited if supports(claim, float(row[index_of[n]]), by_n[n], check)]
+        if not supported:
+            ok = [j for j, ev in enumerate(evidence) if supports(claim, float(row[j]), ev, check)]
+            if ok:
+                best = max(ok, key=lambda j: (evidence[j].score, row[j]))
                 supported = [evidence[best].n]
         if supported:
             if language == "id":  # in English a near-miss is often a correct exonym (Russia/Rusia)

@@ -164,6 +164,12 @@ def serve(host: str | None, port: int | None, store: Path | None, auth: str | No
 @click.option("--backend", type=click.Choice(["auto", "extractive", "llamacpp", "openai"]), default=None)
 @click.option("--retrieval-only", is_flag=True, help="Skip generation; report retrieval metrics only.")
 @click.option("--limit", type=int, default=None, help="Only the first N questions.")
+@click.option(
+    "--split",
+    type=click.Choice(["tune", "report"]),
+    default=None,
+    help="Only the questions of this fixed half of the set (sha1 of the id; docs/benchmarks.md).",
+)
 @click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Write metrics here.")
 @friendly_errors
 def eval_command(
@@ -173,6 +179,7 @@ def eval_command(
     backend: str | None,
     retrieval_only: bool,
     limit: int | None,
+    split: str | None,
     json_out: Path | None,
 ) -> None:
     """Measure retrieval and answer quality on a question set (see shared/data/README.md).
@@ -184,7 +191,14 @@ def eval_command(
 
     s = _settings(store, backend=backend)
     questions, corpus = question_set(questions, corpus)
-    result = run_eval(s, questions, corpus=corpus, retrieval_only=retrieval_only, limit=limit)
+    result = run_eval(
+        s,
+        questions,
+        corpus=corpus,
+        retrieval_only=retrieval_only,
+        limit=limit,
+        split=split,  # type: ignore[arg-type]
+    )
     click.echo(format_table(result))
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)

@@ -17,17 +17,32 @@ from typing import Any
 import numpy as np
 
 from qa.keyword import analyse_indonesian
-from qa.types import Evidence, Passage
+from qa.scorer import Candidate, EvidenceScorer, QueryVectors, Reranker, Signals, token_match
+from qa.types import Evidence, Language, Passage
 from vectorstore.store import NewsStore
 
 
 class ArticleTextCache:
-    """Raw article texts by (doc id, chunk span), small LRU: the same few articles answer most questions."""
+    """Raw article texts by (store, doc id), small LRU: the same few articles answer most questions.
+
+    ``sync`` drops a store's texts when its revision changed (an article re-ingested or removed while the
+    service runs), so evidence spans are never cut from an article's old text.
+    """
 
     def __init__(self, size: int = 256) -> None:
         self._size = size
         self._items: OrderedDict[tuple[int, str], str] = OrderedDict()
+        self._revisions: dict[int, Any] = {}
         self._lock = threading.Lock()
+
+    def sync(self, store: NewsStore, revision: Any) -> None:
+        """Forget ``store``'s texts if ``revision`` (``NewsStore.revision()``) differs from the last seen."""
+        key = id(store)
+        with self._lock:
+            if self._revisions.get(key, revision) != revision:
+                for item in [k for k in self._items if k[0] == key]:
+                    del self._items[item]
+            self._revisions[key] = revision
 
     def get(self, store: NewsStore, doc_id: str) -> str:
         key = (id(store), doc_id)
@@ -52,45 +67,56 @@ ARTICLE_TEXTS = ArticleTextCache()
 
 
 class SentenceVectorCache:
-    """Passage vectors of evidence sentences, keyed by (doc id, start, text): the same articles answer
-    most questions, and encoding their sentences is the largest cost between retrieval and generation."""
+    """Passage vectors of evidence sentences and their token vectors, keyed by (doc id, start, text): the
+    same articles answer most questions, and encoding their sentences is the largest cost between retrieval
+    and generation. Token vectors (float16, ~30 KB a sentence) are what bounds the size."""
 
-    def __init__(self, size: int = 20_000) -> None:
+    def __init__(self, size: int = 8_000) -> None:
         self._size = size
-        self._items: OrderedDict[tuple[str, int, str], np.ndarray] = OrderedDict()
+        self._items: OrderedDict[tuple[str, int, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def encode(self, embedder: Any, keys: Sequence[tuple[str, int, str]]) -> np.ndarray:
+    def get(self, embedder: Any, keys: Sequence[tuple[str, int, str]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """(sentence vectors, token vectors) for ``keys``, encoding only the ones not cached. The answer is
+        assembled from what this call found and encoded, so an eviction in between cannot lose a key."""
+        found: dict[tuple[str, int, str], tuple[np.ndarray, np.ndarray]] = {}
         with self._lock:
-            missing = [k for k in dict.fromkeys(keys) if k not in self._items]
+            for key in dict.fromkeys(keys):
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    found[key] = self._items[key]
+        missing = [k for k in dict.fromkeys(keys) if k not in found]
         if missing:
-            fresh = embedder.encode_passages([k[2] for k in missing])
+            vectors, tokens = embedder.encode_passages_with_tokens([k[2] for k in missing])
             with self._lock:
-                for key, vec in zip(missing, fresh, strict=True):
-                    self._items[key] = vec
+                for key, vec, tok in zip(missing, vectors, tokens, strict=True):
+                    found[key] = self._items[key] = (vec, tok)
                 while len(self._items) > self._size:
                     self._items.popitem(last=False)
-        with self._lock:
-            return np.stack([self._items[k] for k in keys])
+        return np.stack([found[k][0] for k in keys]), [found[k][1] for k in keys]
+
+    def encode(self, embedder: Any, keys: Sequence[tuple[str, int, str]]) -> np.ndarray:
+        return self.get(embedder, keys)[0]
 
 
 SENTENCE_VECTORS = SentenceVectorCache()
 
 
-def candidate_sentences(store: NewsStore, passages: Sequence[Passage]) -> list[tuple[Passage, int, int, str]]:
-    """Every distinct sentence of the passages, as (passage, start, end, text)."""
+def candidate_sentences(store: NewsStore, passages: Sequence[Passage]) -> list[Candidate]:
+    """Every distinct sentence of the passages, with its neighbours in its passage and its passage's rank."""
     seen: set[tuple[str, int]] = set()
-    out: list[tuple[Passage, int, int, str]] = []
-    for p in passages:
+    out: list[Candidate] = []
+    for rank, p in enumerate(passages):
         raw = ARTICLE_TEXTS.get(store, p.doc_id)
         spans = p.sentence_spans or ((p.start, p.end),)
-        for s, e in spans:
-            if (p.doc_id, s) in seen:
+        texts = [raw[s:e] if raw and e <= len(raw) else "" for s, e in spans]
+        for i, (s, e) in enumerate(spans):
+            if (p.doc_id, s) in seen or not texts[i].strip():
                 continue
             seen.add((p.doc_id, s))
-            text = raw[s:e] if raw and e <= len(raw) else ""
-            if text.strip():
-                out.append((p, s, e, text))
+            before = texts[i - 1] if i > 0 else ""
+            after = texts[i + 1] if i + 1 < len(texts) else ""
+            out.append(Candidate(p, s, e, texts[i], before, after, rank))
     return out
 
 
@@ -102,58 +128,97 @@ def term_overlap(query_terms: Sequence[str], sentence: str) -> float:
     return sum(t in words for t in query_terms) / len(query_terms)
 
 
+def candidate_signals(embedder: Any, query: QueryVectors, cands: Sequence[Candidate]) -> Signals:
+    """The embedding signals the scorer reads for each candidate: its e5 similarity to the question, the
+    best of its neighbours' (its own where it has none), and token-level matching of the question against
+    the sentence and against its window (qa.scorer.token_match). Neighbours are sentences of the same
+    passage, so their vectors come from the same cache."""
+    keys = [(c.passage.doc_id, c.start, c.text) for c in cands]
+    vectors, tokens = SENTENCE_VECTORS.get(embedder, keys)
+    sims = vectors @ np.asarray(query.vector, dtype=np.float32)
+    index = {(c.passage.doc_id, c.text): i for i, c in enumerate(cands)}
+    neighbours = np.zeros(len(cands))
+    matches = np.zeros((len(cands), 4))
+    for i, c in enumerate(cands):
+        around = [index[(c.passage.doc_id, t)] for t in (c.before, c.after) if (c.passage.doc_id, t) in index]
+        neighbours[i] = max((float(sims[j]) for j in around), default=float(sims[i]))
+        window = np.vstack([tokens[j] for j in [i, *around]])
+        matches[i] = (*token_match(query.tokens, tokens[i]), *token_match(query.tokens, window))
+    return Signals(sims, neighbours, matches)
+
+
+def score_candidates(
+    question: str,
+    language: Language,
+    embedder: Any,
+    query: QueryVectors,
+    cands: Sequence[Candidate],
+    scorer: EvidenceScorer | None,
+    rank_weight: float,
+    reranker: Reranker | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, cosines) of the candidates. With a scorer, the score is its probability that the sentence
+    answers the question; without one (the measured baseline), the e5 cosine plus ``rank_weight`` x the
+    passage's retrieval score relative to the best passage's."""
+    signals = candidate_signals(embedder, query, cands)
+    sims = signals.cosine
+    if scorer is not None:
+        return scorer.score(question, language, signals, cands, reranker), sims
+    best_passage = max(c.passage.score for c in cands) or 1.0
+    return sims + rank_weight * np.array([c.passage.score / best_passage for c in cands]), sims
+
+
 def select_evidence(
     store: NewsStore,
     embedder: Any,
-    query_vector: np.ndarray,
+    question: str,
+    language: Language,
+    query: QueryVectors,
     passages: Sequence[Passage],
-    max_sentences: int = 6,
+    max_sentences: int,
     *,
-    query_terms: Sequence[str] = (),
-    lexical_weight: float = 0.0,
+    scorer: EvidenceScorer | None,
     rank_weight: float,
+    reranker: Reranker | None = None,
 ) -> list[Evidence]:
-    """Top sentences by similarity to the question, numbered [1]..[n] from the strongest.
+    """The best-scored sentences of the passages, numbered [1]..[n] from the strongest.
 
-    The score is the e5 similarity, plus ``rank_weight`` x the passage's retrieval score relative to the
-    best passage's and, with ``lexical_weight``, the share of question terms the sentence contains. The
-    passage term carries what sentence-level e5 cannot see: the hybrid (BM25 + dense) judgement of the
-    whole chunk, so a sentence from the passage that best matches the question as a whole wins a near tie.
-    The lexical term: e5 alone under-rates the sentence that holds a name, number or rare word of the
-    question when its wording differs elsewhere ("Pilpres AS" for "pemilihan presiden Amerika Serikat").
+    ``Evidence.score`` is the scorer's probability that the sentence answers the question (qa.scorer), so
+    every later decision (refusal, the support check, what the extractive backend quotes) reads one scale.
+    Best first: a small model leans on [1], so [1] should be the sentence most likely to answer.
     """
-    candidates = candidate_sentences(store, passages)
-    if not candidates:
+    cands = candidate_sentences(store, passages)
+    if not cands:
         return []
-    vectors = SENTENCE_VECTORS.encode(embedder, [(c[0].doc_id, c[1], c[3]) for c in candidates])
-    sims = vectors @ np.asarray(query_vector, dtype=np.float32)
-    best_passage = max(p.score for p in passages) or 1.0
-    scores = [
-        float(sim)
-        + rank_weight * (c[0].score / best_passage)
-        + (lexical_weight * term_overlap(query_terms, c[3]) if lexical_weight else 0.0)
-        for sim, c in zip(sims, candidates, strict=True)
-    ]
-    # Best first: a small model leans on [1], so [1] should be the strongest evidence.
-    order = sorted(range(len(candidates)), key=scores.__getitem__, reverse=True)[:max_sentences]
+    scores, sims = score_candidates(question, language, embedder, query, cands, scorer, rank_weight, reranker)
+    order = sorted(range(len(cands)), key=lambda i: float(scores[i]), reverse=True)[:max_sentences]
     evidence = []
     for n, i in enumerate(order, start=1):
-        p, s, e, text = candidates[i]
+        c = cands[i]
+        p = c.passage
         evidence.append(
             Evidence(
                 n=n,
                 doc_id=p.doc_id,
-                quote=text,
-                start=s,
-                end=e,
-                score=float(sims[i]),
+                quote=c.text,
+                start=c.start,
+                end=c.end,
+                # The scorer's P(answers); for the cosine baseline, the cosine its thresholds were set on.
+                score=float(scores[i]) if scorer is not None else float(sims[i]),
                 title=p.title,
                 outlet=p.outlet,
                 published=p.published,
                 url=p.url,
+                cosine=float(sims[i]),
             )
         )
     return evidence
+
+
+def llm_evidence(evidence: Sequence[Evidence], sentences: int, max_chars: int) -> list[Evidence]:
+    """What an LLM backend reads: the best ``sentences`` within ``max_chars`` (``within_budget``). One
+    function, so the pipeline and evaluation's "evidence the model reads" can never disagree."""
+    return within_budget(evidence[:sentences], max_chars)
 
 
 def within_budget(evidence: Sequence[Evidence], max_chars: int) -> list[Evidence]:

@@ -15,12 +15,16 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from tqdm import tqdm
 
+from qa.citations import parse_markers, split_answer, strip_markers
+from qa.context import llm_evidence
+from qa.facts import unsupported_facts
 from qa.language import answer_language
 from qa.settings import Settings
+from qa.types import Answer, Citation
 
 KS = (1, 5, 10)
 MODES = ("hybrid", "bm25", "dense")
@@ -55,7 +59,28 @@ def question_set(path: Path, corpus: Path | None = None) -> tuple[Path, Path | N
     return path, corpus
 
 
-def load_questions(path: Path, limit: int | None = None) -> list[Question]:
+Split = Literal["tune", "report"]
+SPLITS: tuple[Split, ...] = ("tune", "report")
+
+
+def split_of(question_id: str) -> Split:
+    """The fixed split of a dev question: 'tune' when the first byte of sha1(id) is below 128, else 'report'.
+
+    Why a hash of the id: it never changes when a set is reordered, sampled or grows, so what was tuned or
+    trained on (the tune half) can never leak into what is reported (the other half). docs/benchmarks.md
+    states the rule; every tuning script and ``newsqa eval --split`` use this function.
+    """
+    return "tune" if hashlib.sha1(question_id.encode("utf-8")).digest()[0] < 128 else "report"
+
+
+def ce_holdout(question_id: str) -> bool:
+    """Within the tune split, the questions the cross-encoder never trains on (sha1(id) second byte < 40):
+    its early stopping, and what the scorer's second stage and thresholds are fitted on
+    (benchmarks/ce_pack.py, benchmarks/train_scorer.py)."""
+    return hashlib.sha1(question_id.encode("utf-8")).digest()[1] < 40
+
+
+def load_questions(path: Path, limit: int | None = None, split: Split | None = None) -> list[Question]:
     out: list[Question] = []
     with path.open(encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, start=1):
@@ -75,6 +100,8 @@ def load_questions(path: Path, limit: int | None = None) -> list[Question]:
                 )
             except (json.JSONDecodeError, KeyError) as exc:
                 raise ValueError(f"{path}:{lineno}: not a question record ({exc})") from None
+            if split is not None and split_of(out[-1].id) != split:
+                out.pop()
             if limit and len(out) >= limit:
                 break
     return out
@@ -146,13 +173,14 @@ def run_eval(
     retrieval_only: bool = False,
     limit: int | None = None,
     progress: bool = True,
+    split: Split | None = None,
 ) -> dict[str, Any]:
     from qa.language import detect_language
     from qa.pipeline import AnswerEvent, EvidenceEvent, QAService
 
     if corpus is not None:
         settings = store_for_corpus(settings, corpus, progress)
-    questions = load_questions(questions_path, limit)
+    questions = load_questions(questions_path, limit, split)
     if not questions:
         raise ValueError(f"{questions_path} holds no questions")
     service = QAService(settings)
@@ -164,6 +192,7 @@ def run_eval(
     rankings: dict[str, list[list[str]]] = {m: [] for m in MODES}
     golds: list[list[str]] = []
     evidence_ranks: list[int | None] = []
+    reads_answer: list[bool] = []  # an accepted answer is in what an LLM backend reads (llm_evidence)
     records: list[dict[str, Any]] = []
     for q in tqdm(questions, desc="eval", unit="q", disable=not progress):
         lang = detect_language(q.question)
@@ -188,6 +217,8 @@ def run_eval(
         if q.answerable and q.answers:
             found = (e.n for e in evidence or () if contains_answer(e.quote, q.answers))
             evidence_ranks.append(next(found, None))
+            read = llm_evidence(evidence or [], settings.llm_context_sentences, settings.llm_context_chars)
+            reads_answer.append(any(contains_answer(e.quote, q.answers) for e in read))
         if a is None:
             continue
         cited = [c.doc_id for c in a.citations]
@@ -203,6 +234,9 @@ def run_eval(
                 "cited": cited,
                 "gold_cited": sum(d in q.gold_articles for d in cited),
                 "language_ok": a.refused or answer_language(a.text, expected) == expected,
+                # Shown sentences stating a name, number or date their own citations do not contain.
+                "unsupported_sentences": unsupported_sentences(a),
+                "shown_sentences": 0 if a.refused else len(cited_sentences(a)),
                 "backend": a.backend,
                 # Why a model's answer was replaced by quotes (unverified, wrong language, LLM down).
                 "notice": a.notice,
@@ -219,6 +253,7 @@ def run_eval(
     # It roughly caps answer accuracy and tunes sentence selection without paying for an LLM.
     for n in range(1, settings.context_sentences + 1):
         result[f"evidence_recall@{n}"] = _mean(r is not None and r <= n for r in evidence_ranks)
+    result["evidence_recall_llm"] = _mean(reads_answer)
     result["baselines"] = {
         m: {k: v for k, v in rank_metrics(rankings[m], golds).items() if k in ("recall@5", "mrr@10")}
         for m in ("bm25", "dense")
@@ -238,6 +273,11 @@ def run_eval(
                 "latency_p50_s": percentile([r["total_s"] for r in records], 50),
                 "latency_p95_s": percentile([r["total_s"] for r in records], 95),
                 "first_token_p50_s": percentile([r["first_token_s"] for r in records], 50),
+                "first_token_p95_s": percentile([r["first_token_s"] for r in records], 95),
+                "unsupported_sentence_rate": (
+                    sum(r["unsupported_sentences"] for r in records)
+                    / max(1, sum(r["shown_sentences"] for r in records))
+                ),
                 # Refusals before generation take milliseconds and pull the p50 down; not counted here.
                 "first_token_p50_answered_s": percentile(
                     [r["first_token_s"] for r in records if not r["refused"]], 50
@@ -250,6 +290,29 @@ def run_eval(
     return result
 
 
+def cited_sentences(a: Answer) -> list[tuple[str, list[Citation]]]:
+    """The answer's sentences that carry [n] markers, each with the citations it points at."""
+    by_n = {c.n: c for c in a.citations}
+    out = []
+    for sentence in split_answer(a.text, a.language):
+        cited = [by_n[n] for n in parse_markers(sentence) if n in by_n]
+        if cited:
+            out.append((strip_markers(sentence).strip("«»"), cited))
+    return out
+
+
+def unsupported_sentences(a: Answer) -> int:
+    """How many shown sentences state a name, number or date that none of their citations contains (the
+    question may supply names it restates): what the support check promises never to show."""
+    if a.refused:
+        return 0
+    return sum(
+        1
+        for body, cited in cited_sentences(a)
+        if all(unsupported_facts(body, c.quote, a.standalone_question or a.question) for c in cited)
+    )
+
+
 def _mean(values: Any) -> float:
     items = [float(v) for v in values]
     return sum(items) / len(items) if items else 0.0
@@ -259,7 +322,7 @@ def format_table(result: dict[str, Any]) -> str:
     rows = [("questions", result["questions"])]
     for key in ("recall@1", "recall@5", "recall@10", "mrr@10"):
         rows.append((key, f"{result.get(key, 0.0):.3f}"))
-    rows += [(key, f"{value:.3f}") for key, value in result.items() if key.startswith("evidence_recall@")]
+    rows += [(key, f"{value:.3f}") for key, value in result.items() if key.startswith("evidence_recall")]
     for name, vals in result.get("baselines", {}).items():
         rows.append((f"{name} recall@5 / mrr@10", f"{vals['recall@5']:.3f} / {vals['mrr@10']:.3f}"))
     for key in (
@@ -272,7 +335,9 @@ def format_table(result: dict[str, Any]) -> str:
         "latency_p50_s",
         "latency_p95_s",
         "first_token_p50_s",
+        "first_token_p95_s",
         "first_token_p50_answered_s",
+        "unsupported_sentence_rate",
         "evidence_p50_s",
     ):
         if key in result:

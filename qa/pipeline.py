@@ -15,24 +15,28 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qa.backends.base import Backend, BackendError, PromptTimer
 from qa.backends.extractive import ExtractiveBackend
-from qa.citations import MARKER, CheckedAnswer, parse_markers, strip_markers, verify_citations
-from qa.context import ARTICLE_TEXTS, select_evidence, trim_evidence, within_budget, within_deadline
+from qa.citations import MARKER, CheckedAnswer, strip_markers, verify_citations
+from qa.context import ARTICLE_TEXTS, llm_evidence, select_evidence, trim_evidence, within_deadline
 from qa.dates import parse_day, resolve_relative
 from qa.followup import standalone_question
 from qa.grounding import missing_names
-from qa.keyword import analyse_query
 from qa.language import answer_language, detect_language
 from qa.prompt import NO_ANSWER
+from qa.refusal import Verdict, decide
 from qa.retrieval import HybridSearcher
+from qa.scorer import QueryVectors, load_scorer
 from qa.settings import Settings, get_settings
 from qa.types import Answer, Citation, Evidence, Language, Passage
 from vectorstore.embeddings import get_embedder
 from vectorstore.service import open_store
 from vectorstore.store import NewsStore
+
+if TYPE_CHECKING:
+    from qa.cross_encoder import CrossEncoder
 
 REFUSAL: dict[Language, str] = {
     "id": "Maaf, artikel yang tersedia tidak memuat jawaban untuk pertanyaan ini.",
@@ -47,8 +51,16 @@ UNGROUNDED_NOTICE: dict[Language, str] = {
     "en": "The articles found never mention: {names}.",
 }
 UNVERIFIED_NOTICE: dict[Language, str] = {
-    "id": "Jawaban model tidak dapat diverifikasi; ini kutipan langsung dari sumber yang ditunjuknya.",
-    "en": "The model's answer could not be verified; these are direct quotes of the sources it pointed to.",
+    "id": "Jawaban model tidak dapat diverifikasi; ini kutipan langsung dari sumber yang paling menjawab.",
+    "en": "The model's answer could not be verified; this quotes the source that best answers the question.",
+}
+DECLINED_NOTICE: dict[Language, str] = {
+    "id": "Model tidak menjawab; ini kutipan langsung dari sumber yang paling menjawab pertanyaan.",
+    "en": "The model gave no answer; this quotes the source that best answers the question.",
+}
+QUOTED_NOTICE: dict[str, dict[Language, str]] = {
+    "unsupported": UNVERIFIED_NOTICE,
+    "model-no-answer": DECLINED_NOTICE,
 }
 WRONG_LANGUAGE_NOTICE: dict[Language, str] = {
     "id": "Model menjawab dalam bahasa lain; ini kutipan langsung dari sumber yang ditunjuknya.",
@@ -114,6 +126,7 @@ class QAService:
     _backends: dict[str, Backend] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _anchor: tuple[tuple[int, int], date | None] | None = None
+    _cross_encoder: CrossEncoder | None = None
 
     # --- shared components -------------------------------------------------------------------
     @property
@@ -127,6 +140,20 @@ class QAService:
             if self._store is None:
                 self._store = open_store(self.settings, create=False)
             return self._store
+
+    @property
+    def cross_encoder(self) -> CrossEncoder | None:
+        """The scorer's second stage (qa/cross_encoder.py), loaded once; None when switched off or when the
+        embedder is not e5 (the adapter was trained on e5's weights)."""
+        s = self.settings
+        if not s.evidence_cross_encoder or s.embedding_model != "multilingual-e5-small":
+            return None
+        with self._lock:
+            if self._cross_encoder is None:
+                from qa.cross_encoder import load_cross_encoder
+
+                self._cross_encoder = load_cross_encoder(s.model_cache)
+            return self._cross_encoder
 
     def searcher(self) -> HybridSearcher:
         s = self.settings
@@ -178,8 +205,10 @@ class QAService:
                 load()
 
     def newest_article_day(self) -> date | None:
-        """Anchor for relative dates; recomputed only when the store changes."""
+        """Anchor for relative dates; recomputed only when the store changes (which also drops cached
+        article texts: called once per question, before any evidence is cut from them)."""
         revision = self.store.revision()
+        ARTICLE_TEXTS.sync(self.store, revision)
         if self._anchor is None or self._anchor[0] != revision:
             days = [r.published for r in self.store.article_records().values() if r.published]
             newest = max(days) if days else ""
@@ -207,37 +236,40 @@ class QAService:
         language = detect_language(question)
         standalone = standalone_question(question, history, language)
         since_d, until_d = parse_day(since), parse_day(until)
+        newest = self.newest_article_day()  # also drops cached article texts when the store changed
         if since_d is None and until_d is None:
-            resolved = resolve_relative(question, self.newest_article_day())
+            resolved = resolve_relative(question, newest)
             if resolved:
                 since_d, until_d = resolved
         embedder = self.embedder
-        qvec = embedder.encode_queries([standalone])[0]
+        query = QueryVectors(*embedder.encode_query_with_tokens(standalone))
+        qvec = query.vector
         passages = self.searcher().search(standalone, language, k or s.k, since_d, until_d, query_vector=qvec)
         evidence = select_evidence(
             self.store,
             embedder,
-            qvec,
+            standalone,
+            language,
+            query,
             passages,
             s.context_sentences,
-            query_terms=analyse_query(standalone, language) if s.evidence_lexical_weight else (),
-            lexical_weight=s.evidence_lexical_weight,
+            scorer=load_scorer() if s.evidence_scorer else None,
             rank_weight=s.evidence_rank_weight,
+            reranker=self.cross_encoder if s.evidence_scorer else None,
         )
-        top = max((ev.score for ev in evidence), default=0.0)
-        weak = top < (s.refusal_threshold_en if language == "en" else s.refusal_threshold_id)
         missing: list[str] = []
-        if s.refuse_missing_names and language == "id" and passages and not weak:
+        if s.refuse_missing_names and language == "id" and passages:
             texts = [
                 ARTICLE_TEXTS.get(self.store, doc_id) for doc_id in dict.fromkeys(p.doc_id for p in passages)
             ]
             missing = missing_names(standalone, texts)
+        decision = decide(language, s, evidence[0].score if evidence else None, missing_names=missing)
         return EvidenceEvent(
             language,
             standalone,
             passages,
             evidence,
-            weak or bool(missing),
+            decision.verdict == Verdict.REFUSE,
             time.perf_counter() - started,
             query_vector=qvec,
             missing_names=missing,
@@ -282,7 +314,7 @@ class QAService:
                 given = evidence[: s.llm_context_sentences]
                 if s.llm_sentence_chars:
                     given = trim_evidence(given, embedder, gathered.query_vector, s.llm_sentence_chars)
-                given = within_budget(given, s.llm_context_chars)
+                given = llm_evidence(given, s.llm_context_sentences, s.llm_context_chars)
                 if s.llm_first_token_s > 0 and isinstance(engine, PromptTimer):
                     remaining = s.llm_first_token_s - (time.perf_counter() - started)
                     given = within_deadline(
@@ -304,31 +336,34 @@ class QAService:
         timings["first_token_s"] = first_token if first_token is not None else time.perf_counter() - started
         raw = "".join(pieces).strip()
         words = strip_markers(raw)
-        model_refused = base.backend != "extractive" and (
+        model_refused = not raw or NO_ANSWER in raw
+        if base.backend != "extractive":
             # Only markers ("[2]"): the model pointed at a source but stated nothing. Seen on unanswerable
             # questions as often as on answerable ones, so it is not taken as an answer.
-            not any(ch.isalnum() for ch in words) or (not MARKER.search(raw) and _MODEL_REFUSAL.search(raw))
-        )
-        if not raw or NO_ANSWER in raw or model_refused:
-            yield AnswerEvent(self._refusal(base, evidence, timings, started))
-            return
-        checked = verify_citations(raw, given, embedder, language, s.support_threshold)
-        pointed = [ev for ev in given if ev.n in set(parse_markers(raw))]
-        if not checked.text and pointed and base.backend != "extractive":
-            # The model made claims, pointing at sources, that failed verification (often a faithful English
-            # rendering of an Indonesian sentence that scores under the cross-lingual threshold): quote the
-            # sources it pointed at rather than drop the answer.
-            base.backend, base.notice = "extractive", UNVERIFIED_NOTICE[language]
-            checked = self._quoted(standalone, pointed, language)
+            model_refused = model_refused or not any(ch.isalnum() for ch in words)
+            model_refused = model_refused or (not MARKER.search(raw) and bool(_MODEL_REFUSAL.search(raw)))
+        checked = CheckedAnswer("", [])
+        if not model_refused:
+            checked = self._verify(raw, given, standalone, language)
         llm_answered = checked.text and base.backend != "extractive"
         if llm_answered and s.answer_language_check and answer_language(checked.text, language) != language:
             # The small model sometimes copies a short Indonesian phrase as the whole answer to an English
             # question ("Mantan ekonom [1]."). Quoting the sources it cited, introduced in the question's
             # language, answers in that language without a second, slow generation.
             spans = {(c.doc_id, c.start) for c in checked.citations}
-            pointed = [ev for ev in given if (ev.doc_id, ev.start) in spans] or pointed
+            pointed = [ev for ev in given if (ev.doc_id, ev.start) in spans]
             base.backend, base.notice = "extractive", WRONG_LANGUAGE_NOTICE[language]
             checked = self._quoted(standalone, pointed, language)
+        if name != "extractive" and (model_refused or not checked.text):
+            # Nothing the model said can be shown: the refusal policy quotes the best evidence sentence when
+            # the scorer is confident it answers the question, and refuses otherwise.
+            decision = decide(
+                language, s, evidence[0].score, model_no_answer=model_refused, claims_left=False
+            )
+            if decision.verdict == Verdict.QUOTE:
+                base.backend = "extractive"
+                base.notice = base.notice or QUOTED_NOTICE[decision.reason][language]
+                checked = self._quoted(standalone, evidence[:1], language)
         if not checked.text:
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
@@ -340,11 +375,21 @@ class QAService:
         base.timings = timings
         yield AnswerEvent(base)
 
+    def _verify(
+        self, text: str, evidence: Sequence[Evidence], question: str, language: Language
+    ) -> CheckedAnswer:
+        s = self.settings
+        return verify_citations(
+            text, evidence, self.embedder, language, s.support_threshold, question=question, settings=s
+        )
+
     def _quoted(self, question: str, sources: Sequence[Evidence], language: Language) -> CheckedAnswer:
         """The extractive answer from ``sources``, checked like a model's: what replaces a model answer
-        that cannot be shown as it is (unverified, or in the wrong language)."""
+        that cannot be shown as it is (unverified, declined, or in the wrong language)."""
+        if not sources:
+            return CheckedAnswer("", [])
         quoted = "".join(ExtractiveBackend().generate(question, sources, language))
-        return verify_citations(quoted, sources, self.embedder, language, self.settings.support_threshold)
+        return self._verify(quoted, sources, question, language)
 
     def _refusal(
         self, base: Answer, evidence: Sequence[Evidence], timings: dict[str, float], started: float

@@ -65,9 +65,9 @@ class PromptStyle:
     """Which prompt to build: with the worked examples in the cached head, and with the abstention rule
     restated in the question's own turn (both from ``Settings``; benchmarks/tune_prompt.py compares them)."""
 
-    examples: bool = True
-    reminder: bool = False
-    contrast: bool = False
+    examples: bool
+    reminder: bool
+    contrast: bool
 
 
 def prompt_style(settings: Settings) -> PromptStyle:
@@ -190,14 +190,12 @@ def _turn(sources: str, question: str, language: Language, reminder: bool) -> st
     return f"{sources}\n\nQuestion: {' '.join(question.split())}\n{closing}"
 
 
-def user_turn(
-    question: str, evidence: Sequence[Evidence], language: Language, style: PromptStyle = PromptStyle()
-) -> str:
+def user_turn(question: str, evidence: Sequence[Evidence], language: Language, style: PromptStyle) -> str:
     """The variable last user turn: sources, question and the language to answer in."""
     return _turn(format_sources(evidence), question, language, style.reminder)
 
 
-def head_messages(style: PromptStyle = PromptStyle()) -> list[tuple[str, str]]:
+def head_messages(style: PromptStyle) -> list[tuple[str, str]]:
     """The constant (role, content) turns before the question's own: system, rules, worked examples.
 
     Without examples the rules open the question's own user turn (the older, zero-shot prompt; kept so that
@@ -214,7 +212,7 @@ def head_messages(style: PromptStyle = PromptStyle()) -> list[tuple[str, str]]:
 
 
 def chat_messages(
-    question: str, evidence: Sequence[Evidence], language: Language, style: PromptStyle = PromptStyle()
+    question: str, evidence: Sequence[Evidence], language: Language, style: PromptStyle
 ) -> list[tuple[str, str]]:
     """(role, content) pairs for chat-completion APIs."""
     last = user_turn(question, evidence, language, style)
@@ -223,7 +221,7 @@ def chat_messages(
     return [*head_messages(style), ("user", last)]
 
 
-def chatml_prefix(style: PromptStyle = PromptStyle()) -> str:
+def chatml_prefix(style: PromptStyle) -> str:
     """The constant ChatML head whose KV cache llama.cpp keeps between calls (ends inside the last user
     turn, so that the next tokens are the question's own sources)."""
     head = "".join(f"<|im_start|>{role}\n{content}<|im_end|>\n" for role, content in head_messages(style))
@@ -231,8 +229,6 @@ def chatml_prefix(style: PromptStyle = PromptStyle()) -> str:
     return head + opening + (ZERO_SHOT_INSTRUCTIONS + "\n" if not style.examples else "")
 
 
-def chatml_prompt(
-    question: str, evidence: Sequence[Evidence], language: Language, style: PromptStyle = PromptStyle()
-) -> str:
+def chatml_prompt(question: str, evidence: Sequence[Evidence], language: Language, style: PromptStyle) -> str:
     turn = user_turn(question, evidence, language, style)
     return chatml_prefix(style) + turn + "<|im_end|>\n<|im_start|>assistant\n"

@@ -133,13 +133,13 @@ class HybridSearcher:
         embedder: Any,
         *,
         fetch_k: int = 40,
-        bm25_weights: dict[str, float] | None = None,
+        bm25_weights: dict[str, float],
         max_per_article: int = 2,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.fetch_k = fetch_k
-        self.bm25_weights = bm25_weights or {"id": 0.3, "en": 0.1}
+        self.bm25_weights = bm25_weights  # per question language, from Settings (no defaults of its own)
         self.max_per_article = max_per_article
 
     def search(
@@ -178,7 +178,7 @@ class HybridSearcher:
         elif mode == "bm25":
             fused = dict(bm25)
         else:
-            w = self.bm25_weights.get(language, 0.2) if bm25 else 0.0
+            w = self.bm25_weights[language] if bm25 else 0.0
             dn = _minmax(dense)
             top_bm25 = max(bm25.values()) if bm25 else 1.0
             fused = {cid: (1 - w) * dn.get(cid, 0.0) + w * bm25.get(cid, 0.0) / top_bm25 for cid in texts}

@@ -66,10 +66,14 @@ class Settings(BaseSettings):
     backend: BackendName = "auto"
     max_question_chars: int = 2000
     context_sentences: int = Field(default=4, ge=1, le=12, description="evidence sentences selected")
-    # Weight of the question-term overlap in evidence-sentence scores (e5 similarity + this x overlap share).
-    # Off: no consistent gain on the four dev sets (benchmarks/tune_evidence.py, docs/benchmarks.md).
-    evidence_lexical_weight: float = Field(default=0.0, ge=0.0, le=1.0)
-    # Weight of the sentence's passage retrieval score (relative to the best passage's) in the same score.
+    # Rank evidence sentences by the question-aware scorer (qa/scorer.py: P(the sentence answers the
+    # question)) instead of e5 cosine + passage rank. Off only to measure the cosine baseline in the same run.
+    evidence_scorer: bool = True
+    # The scorer's second stage: a fine-tuned cross-encoder reads the question with each of the first stage's
+    # best sentences (qa/cross_encoder.py; ~20 ms a sentence on 2 cores). Off: the first stage alone.
+    evidence_cross_encoder: bool = True
+    # Cosine baseline only (evidence_scorer off): weight of the sentence's passage retrieval score
+    # (relative to the best passage's) added to its e5 similarity.
     # 0.1, not the earlier 0.05: evidence recall within the LLM's budget +3.2 points on idkmrc-id-dev, +0.4
     # on tydiqa-id-dev, -0.4 on xling-en-id-dev, articles-dev unchanged (benchmarks/tune_evidence.py).
     evidence_rank_weight: float = Field(default=0.1, ge=0.0, le=1.0)
@@ -92,16 +96,24 @@ class Settings(BaseSettings):
     # Sentences longer than this are cut, for an LLM, to the clauses closest to the question (0: never).
     # Off: it cut answers on three of four dev sets (docs/benchmarks.md).
     llm_sentence_chars: int = Field(default=0, ge=0, le=5_000)
-    # Best evidence sentence's e5 similarity below which the question is refused before generation, per
-    # question language: an English question scores ~0.03 lower against Indonesian text than an Indonesian
-    # one. Each is the highest value with no false refusals on any dev set of that language
-    # (benchmarks/calibrate_refusal.py, docs/benchmarks.md): it only catches clearly off-topic questions;
-    # LLM backends refuse the subtler ones themselves (NO_ANSWER) and unsupported claims are removed.
-    refusal_threshold_id: float = 0.79
-    refusal_threshold_en: float = 0.78
+    # The scorer's best P(answers) below which no evidence sentence answers the question: the question is
+    # refused before generation, and a cited sentence under it supports no claim (qa/refusal.py). Per
+    # question language, calibrated on the dev sets' tune split (benchmarks/train_scorer.py).
+    # The values are the calibration stored with the weights (qa/models/evidence_scorer.json "thresholds";
+    # a test keeps the two equal): at most 10% false refusals on the held-out tune questions.
+    refusal_threshold_id: float = Field(default=0.13, ge=0.0, le=1.0)
+    refusal_threshold_en: float = Field(default=0.045, ge=0.0, le=1.0)
+    # When the model declines (NO_ANSWER) or none of its sentences survive the support check, the best
+    # evidence sentence is quoted instead of refusing if the scorer's P(answers) is at least this (the best
+    # sentence then holds the answer >= 80% of the time on the held-out tune questions).
+    quote_threshold: float = Field(default=0.649, ge=0.0, le=1.0)
     # Refuse an Indonesian question that names something (a name, acronym or number) the retrieved articles
     # never mention (qa/grounding.py; benchmarks/name_grounding.py measures it on the dev sets).
     refuse_missing_names: bool = True
+    # The scorer's P(answers) a *cited* sentence needs for a claim to stand (qa/citations.py ``supports``):
+    # 95% of the answer-holding sentences among a question's best three score at least this on the held-out
+    # tune questions. Lower than the refusal threshold, which is set on a question's best sentence.
+    support_min_score: float = Field(default=0.0573, ge=0.0, le=1.0)
     # Minimum cosine (e5, query/passage prompts off) between an answer sentence and its cited evidence.
     support_threshold: float = 0.80
     # Worked examples (qa.prompt.EXAMPLES) as earlier chat turns before the question's own: free per question

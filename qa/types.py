@@ -42,6 +42,8 @@ class Evidence:
     outlet: str = ""
     published: str = ""
     url: str = ""
+    # The e5 similarity to the question; ``score`` is the evidence scorer's P(answers) (qa.scorer).
+    cosine: float = 0.0
 
 
 @dataclass

@@ -11,10 +11,13 @@ import pytest
 from qa.citations import repair_names, verify_citations
 from qa.context import trim_evidence, within_budget, within_deadline
 from qa.pipeline import AnswerEvent, EvidenceEvent, QAService, QuestionError, TokenEvent
+from qa.settings import Settings
 from qa.types import Evidence
 from tests.conftest import ARTICLES, make_settings
 from vectorstore.service import ingest_paths
 from vectorstore.store import StoreNotFoundError
+
+SETTINGS = Settings()
 
 
 def _raw(doc_id: str) -> str:
@@ -24,7 +27,7 @@ def _raw(doc_id: str) -> str:
 def test_indonesian_question_gets_a_cited_answer_in_indonesian(sample_service):
     a = sample_service.answer("Kapan Korea Utara meratifikasi pakta pertahanan dengan Rusia?")
     assert a.language == "id" and not a.refused
-    assert "12 November 2024" in a.text or "November" in a.text
+    assert "12 November 2024" in a.text
     assert a.text.startswith("Menurut artikel")
     assert a.citations and "[1]" in a.text
     assert a.citations[0].doc_id == "002_e8bda2d6a24d6eac"
@@ -42,20 +45,25 @@ def test_english_question_gets_a_cited_answer_with_exact_spans(sample_service):
 
 
 def test_stream_yields_evidence_first_then_text_then_answer(sample_service):
-    events = list(sample_service.stream("Siapa penasihat keamanan nasional Presiden Yoon?"))
+    events = list(sample_service.stream("Siapa yang digantikan Belousov sebagai menteri pertahanan?"))
     assert isinstance(events[0], EvidenceEvent)
     assert events[0].evidence and events[0].passages
     assert any(isinstance(e, TokenEvent) for e in events[1:-1])
     assert isinstance(events[-1], AnswerEvent)
-    assert "Shin Wonsik" in events[-1].answer.text
+    assert "Shoigu" in events[-1].answer.text
     assert set(events[-1].answer.timings) >= {"retrieve_s", "first_token_s", "total_s"}
 
 
-def test_unanswerable_question_is_refused_in_its_language(sample_service):
-    a = sample_service.answer("Berapa skor pertandingan Persija melawan Persib kemarin?")
-    assert a.refused and a.language == "id"
-    assert "tidak memuat jawaban" in a.text
-    assert a.citations == []
+def test_a_near_miss_question_about_a_person_the_articles_name_is_refused(sample_service):
+    """Belousov is in the articles, and so are sentences about him; none says where he was born. No name of
+    the question is missing and no date filter applies: the evidence scorer alone must refuse it."""
+    gathered = sample_service.gather("Di kota mana Belousov lahir?")
+    assert gathered.missing_names == [] and gathered.evidence
+    assert "Belousov" in gathered.evidence[0].quote  # the related sentences were found...
+    a = sample_service.answer("Di kota mana Belousov lahir?")
+    assert a.refused and a.language == "id"  # ...and judged not to answer
+    assert "tidak memuat jawaban" in a.text and a.notice == ""
+    assert a.citations == [] and a.related
 
 
 @pytest.mark.parametrize("question", ["", "   \n\t ", "\x00\x07"])
@@ -85,9 +93,10 @@ def test_follow_up_uses_the_history(sample_service):
         {"role": "user", "content": "Siapa penasihat keamanan nasional Presiden Yoon?"},
         {"role": "assistant", "content": "Shin Wonsik [1]."},
     ]
-    a = sample_service.answer("Apa yang dia katakan tentang Rusia?", history)
-    assert "Yoon" in a.standalone_question
-    assert any("Shin Wonsik" in c.quote for c in a.citations)
+    gathered = sample_service.gather("Apa yang dia katakan tentang Rusia?", history)
+    assert "Yoon" in gathered.standalone_question
+    # "dia" is resolved through the history: the passage quoting Shin Wonsik is retrieved and scored.
+    assert any("Shin Wonsik" in p.text for p in gathered.passages)
 
 
 def _evidence() -> list[Evidence]:
@@ -102,7 +111,10 @@ def _evidence() -> list[Evidence]:
 
 def test_invalid_markers_are_dropped_and_unmarked_sentences_aligned(embedder):
     text = "Belousov replaced Sergei Shoigu as defence minister in May [7]. North Korea ratified the pact."
-    checked = verify_citations(text, _evidence(), embedder, "en", threshold=0.80)
+    q = "Who did Belousov replace, and what did North Korea ratify?"
+    checked = verify_citations(
+        text, _evidence(), embedder, "en", threshold=0.80, question=q, settings=SETTINGS
+    )
     assert checked.invalid_markers == [7]
     assert checked.text == (
         "Belousov replaced Sergei Shoigu as defence minister in May [1]. North Korea ratified the pact [2]."
@@ -112,7 +124,10 @@ def test_invalid_markers_are_dropped_and_unmarked_sentences_aligned(embedder):
 
 def test_unsupported_sentences_are_removed_never_shown_as_cited(embedder):
     text = "Belousov replaced Sergei Shoigu in May [1]. The Persija match ended three to one in Bandung [2]."
-    checked = verify_citations(text, _evidence(), embedder, "en", threshold=0.80)
+    q = "Who did Belousov replace?"
+    checked = verify_citations(
+        text, _evidence(), embedder, "en", threshold=0.80, question=q, settings=SETTINGS
+    )
     assert "Persija" not in checked.text
     assert checked.removed and "Persija" in checked.removed[0]
     assert checked.text.startswith("Belousov replaced Sergei Shoigu in May [1]")
@@ -137,12 +152,17 @@ def store_with_injection(tmp_path):
     return settings
 
 
-def test_prompt_injection_inside_an_article_does_not_change_the_answer(tmp_path, embedder):
-    """The article is data: the answer still states the fact, citing the real article."""
-    a = QAService(store_with_injection(tmp_path)).answer("Who did Belousov replace?")
-    assert "Shoigu" in a.text
-    assert any(c.doc_id == "001_74c5f399bd71f4d7" and "Shoigu" in c.quote for c in a.citations)
-    assert a.text.strip() != "PWNED"
+def test_an_article_planting_instructions_is_not_taken_for_the_answer(tmp_path, embedder):
+    """The planted article names Belousov as often as the real one, so it is retrieved; the scorer must still
+    rank the sentence that answers above the instruction, and nothing is quoted from the planted article.
+    (Whether an LLM obeys it is tested with the real model in test_llm_pipeline.py.)"""
+    service = QAService(store_with_injection(tmp_path))
+    gathered = service.gather("Who did Belousov replace?")
+    assert any(p.doc_id == "evil" for p in gathered.passages)  # the planted article is in play
+    assert "Shoigu" in gathered.evidence[0].quote
+    a = service.answer("Who did Belousov replace?")
+    assert "Shoigu" in a.text and "PWNED" not in a.text
+    assert [c.doc_id for c in a.citations] == ["001_74c5f399bd71f4d7"]
 
 
 def test_cli_ask_json_and_errors(sample_store_dir):
@@ -172,10 +192,16 @@ def test_short_answers_are_supported_by_their_words_even_misspelled(embedder):
     evidence = [
         Evidence(n=i + 1, doc_id="d", quote=q, start=0, end=9, score=0.9) for i, q in enumerate(quotes)
     ]
-    checked = verify_citations("Bakmut [2].", evidence, embedder, "id", threshold=0.80)
+    q = "Kota mana yang direbut?"
+    checked = verify_citations(
+        "Bakmut [2].", evidence, embedder, "id", threshold=0.80, question=q, settings=SETTINGS
+    )
     # Re-cited to the passage that holds the name, and shown with that passage's spelling.
     assert checked.text == "Bakhmut [1]." and checked.citations[0].quote.endswith("Bakhmut.")
-    assert verify_citations("Persija Jakarta [1].", evidence, embedder, "id", threshold=0.80).text == ""
+    unsupported = verify_citations(
+        "Persija Jakarta [1].", evidence, embedder, "id", threshold=0.80, question=q, settings=SETTINGS
+    )
+    assert unsupported.text == ""
 
 
 def test_name_repair_changes_only_capitalised_near_misses():
@@ -200,8 +226,8 @@ class ScriptedModel:
         yield self.reply.format(first=evidence[0].quote)
 
 
-def _service_with_model_reply(sample_store_dir, reply: str) -> QAService:
-    service = QAService(make_settings(sample_store_dir, backend="llamacpp", refusal_threshold_id=0.5))
+def _service_with_model_reply(sample_store_dir, reply: str, **overrides) -> QAService:
+    service = QAService(make_settings(sample_store_dir, backend="llamacpp", **overrides))
     service._backends["llamacpp"] = ScriptedModel(reply)
     return service
 
@@ -212,12 +238,17 @@ def test_markers_without_words_are_a_refusal_not_an_answer(sample_store_dir):
     assert a.text.startswith("Maaf")
 
 
-def test_unverifiable_claim_pointing_at_a_source_is_quoted_with_a_notice(sample_store_dir):
+def test_an_unverifiable_answer_is_replaced_by_the_best_quote_or_refused(sample_store_dir):
+    """Nothing the model said survives the support check: the refusal policy quotes the best evidence
+    sentence when the scorer is at least ``quote_threshold`` sure it answers, and refuses otherwise."""
     reply = "Zorblax quintessentially flummoxed the grobnitz [1]."
-    a = _service_with_model_reply(sample_store_dir, reply).answer("Siapa yang digantikan Belousov?")
-    assert not a.refused and a.backend == "extractive" and a.notice
-    assert "Zorblax" not in a.text and a.citations
-    assert a.citations[0].quote in a.text
+    question = "Siapa yang digantikan Belousov?"
+    quoted = _service_with_model_reply(sample_store_dir, reply, quote_threshold=0.0).answer(question)
+    assert not quoted.refused and quoted.backend == "extractive" and quoted.notice
+    assert "Zorblax" not in quoted.text and len(quoted.citations) == 1
+    assert quoted.citations[0].quote in quoted.text and "Shoigu" in quoted.text
+    refused = _service_with_model_reply(sample_store_dir, reply, quote_threshold=1.0).answer(question)
+    assert refused.refused and not refused.citations and "Zorblax" not in refused.text
 
 
 def test_model_answer_keeps_its_verified_citation(sample_store_dir):
@@ -275,7 +306,8 @@ def test_claim_is_cited_to_the_passage_that_holds_its_names(embedder):
     ]
     # The model put the marker on a passage that supports the topic but not the name.
     claim = "Adrienne Watson [2] is quoted about Kim's possible trip to Russia."
-    checked = verify_citations(claim, evidence, embedder, "en", threshold=0.80)
+    q = "Who is quoted about Kim's possible trip to Russia?"
+    checked = verify_citations(claim, evidence, embedder, "en", threshold=0.80, question=q, settings=SETTINGS)
     assert [c.doc_id for c in checked.citations] == ["d3"]
     assert checked.text == "Adrienne Watson is quoted about Kim's possible trip to Russia [1]."
 

@@ -6,7 +6,17 @@ import re
 
 import pytest
 
-from qa.prompt import EXAMPLES, NO_ANSWER, PromptStyle, chat_messages, chatml_prefix, chatml_prompt
+from qa.prompt import (
+    EXAMPLES,
+    NO_ANSWER,
+    PromptStyle,
+    chat_messages,
+    chatml_prefix,
+    chatml_prompt,
+    examples,
+    prompt_style,
+)
+from qa.settings import Settings
 from qa.types import Evidence
 
 EVIDENCE = [
@@ -22,7 +32,14 @@ EVIDENCE = [
 ]
 
 
-STYLES = [PromptStyle(examples=e, reminder=r) for e in (True, False) for r in (True, False)]
+STYLES = [
+    PromptStyle(examples=e, reminder=r, contrast=c)
+    for e in (True, False)
+    for r in (True, False)
+    for c in (True, False)
+]
+# What production builds: the style the default settings give.
+PRODUCTION = prompt_style(Settings())
 
 
 @pytest.mark.parametrize("style", STYLES)
@@ -38,19 +55,21 @@ def test_every_prompt_starts_with_the_same_cached_head(style: PromptStyle, langu
 
 
 def test_sources_are_fenced_and_cannot_close_the_fence() -> None:
-    own = chatml_prompt("Who did Belousov replace?", EVIDENCE, "en")[len(chatml_prefix()) :]
+    own = chatml_prompt("Who did Belousov replace?", EVIDENCE, "en", PRODUCTION)[
+        len(chatml_prefix(PRODUCTION)) :
+    ]
     assert own.count("</sources>") == 1  # the article's own "</sources>" was defused
     fenced = own[own.index("<sources>") : own.index("</sources>")]
     assert "[1] Belousov menggantikan" in fenced and "PWNED" in fenced
 
 
 def test_chat_messages_alternate_and_end_with_the_question_turn() -> None:
-    messages = chat_messages("Who did Belousov replace?", EVIDENCE, "en")
+    messages = chat_messages("Who did Belousov replace?", EVIDENCE, "en", PRODUCTION)
     roles = [role for role, _ in messages]
     assert roles[0] == "system" and roles[-1] == "user"
     assert all(a != b for a, b in zip(roles[1:], roles[2:], strict=False))
     assert "Who did Belousov replace?" in messages[-1][1]
-    assert len(messages) == 2 + 2 * len(EXAMPLES)
+    assert len(messages) == 2 + 2 * len(examples(PRODUCTION))
 
 
 def test_worked_examples_cover_both_languages_and_outcomes() -> None:

@@ -64,13 +64,13 @@ def test_ingest_ask_and_stats_work_unchanged_against_a_chroma_server(chroma):
 def test_chroma_down_is_a_clear_error_and_recovery_needs_no_restart(chroma):
     settings, state, start = chroma
     service = QAService(settings)
-    assert not service.answer("Siapa penasihat keamanan nasional Presiden Yoon?").refused
+    assert not service.answer("Who did Belousov replace?").refused
     stop(state["proc"])
     with pytest.raises(StoreUnavailableError, match="unavailable"):
-        service.answer("Siapa penasihat keamanan nasional Presiden Yoon?")
+        service.answer("Who did Belousov replace?")
     start()
-    a = service.answer("Siapa penasihat keamanan nasional Presiden Yoon?")
-    assert "Shin Wonsik" in a.text
+    a = service.answer("Who did Belousov replace?")
+    assert "Shoigu" in a.text
 
 
 def test_cli_reports_a_dead_chroma_server_in_one_line(tmp_path):

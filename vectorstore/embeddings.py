@@ -89,6 +89,40 @@ class Embedder(Embeddings):
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def _encode_with_tokens(self, texts: Sequence[str], prompt: str) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Sentence vectors and, per text, its unit-length contextual token vectors (float16), without the
+        special tokens and the prompt's own tokens: what token-level matching (qa.scorer) compares."""
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        tokenizer = self.model.tokenizer
+        skip = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
+        special = set(tokenizer.all_special_ids)
+        with self._lock:
+            outputs = self.model.encode(
+                texts, prompt=prompt, batch_size=self.batch_size, output_value=None, convert_to_numpy=True
+            )
+        vectors = np.stack([np.asarray(o["sentence_embedding"], dtype=np.float32) for o in outputs])
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12
+        tokens = []
+        for o in outputs:
+            ids = np.asarray(o["input_ids"])
+            keep = np.array([i not in special for i in ids.tolist()])
+            keep[: 1 + skip] = False  # <s> and the prompt
+            t = np.asarray(o["token_embeddings"], dtype=np.float32)[keep]
+            t /= np.linalg.norm(t, axis=1, keepdims=True) + 1e-12
+            tokens.append(t.astype(np.float16))
+        return np.ascontiguousarray(vectors), tokens
+
+    def encode_passages_with_tokens(self, texts: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``encode_passages`` plus each text's token vectors, from the same forward pass."""
+        return self._encode_with_tokens(texts, self.passage_prompt)
+
+    def encode_query_with_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """``encode_queries`` for one question plus its token vectors, from the same forward pass."""
+        vectors, tokens = self._encode_with_tokens([text], self.query_prompt)
+        return vectors[0], tokens[0]
+
     # --- numpy API -------------------------------------------------------------------------------------
     def encode_passages(
         self, texts: Sequence[str], batch_size: int | None = None, show_progress: bool = False
