@@ -95,6 +95,10 @@ bench: install-llm
 	$(PY) benchmarks/ingest.py
 	$(PY) benchmarks/tune_fusion.py $(EVAL)/xling-en-id-dev $(EVAL)/idkmrc-id-dev $(EVAL)/tydiqa-id-dev
 	$(PY) benchmarks/train_scorer.py $(SCORER_SETS) --limit 700 --ce-limit 300 --no-write
+	$(PY) benchmarks/evidence_cost.py benchmarks/sets/news-bi --limit 60
+	$(PY) benchmarks/answer_quality.py benchmarks/sets/news-bi $(EVAL)/idkmrc-id-dev --backend llamacpp --limit 50
+	$(PY) benchmarks/answer_quality.py benchmarks/sets/news-bi $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev \
+		$(EVAL)/tydiqa-id-dev --backend extractive --limit 150
 	$(PY) benchmarks/name_grounding.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev
 	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 60
 	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 40 --variants budget

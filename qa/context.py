@@ -98,6 +98,10 @@ class SentenceVectorCache:
     def encode(self, embedder: Any, keys: Sequence[tuple[str, int, str]]) -> np.ndarray:
         return self.get(embedder, keys)[0]
 
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
 
 SENTENCE_VECTORS = SentenceVectorCache()
 
