@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from qa.keyword import analyse_indonesian
 from qa.scorer import Candidate, EvidenceScorer, QueryVectors, Reranker, Signals, token_match
 from qa.types import Evidence, Language, Passage
 from vectorstore.store import NewsStore
@@ -122,14 +121,6 @@ def candidate_sentences(store: NewsStore, passages: Sequence[Passage]) -> list[C
             after = texts[i + 1] if i + 1 < len(texts) else ""
             out.append(Candidate(p, s, e, texts[i], before, after, rank))
     return out
-
-
-def term_overlap(query_terms: Sequence[str], sentence: str) -> float:
-    """Share of the question's (stemmed, stopword-free) terms that occur in the sentence."""
-    if not query_terms:
-        return 0.0
-    words = set(analyse_indonesian(sentence))
-    return sum(t in words for t in query_terms) / len(query_terms)
 
 
 def candidate_signals(embedder: Any, query: QueryVectors, cands: Sequence[Candidate]) -> Signals:
