@@ -34,7 +34,7 @@ from qa.evaluation import SPLITS, ce_holdout, contains_answer, load_questions, s
 from qa.grounding import missing_names  # noqa: E402
 from qa.language import detect_language  # noqa: E402
 from qa.pipeline import QAService  # noqa: E402
-from qa.scorer import FEATURES, Logistic, QueryVectors, context_of, features  # noqa: E402
+from qa.scorer import FEATURES, EvidenceScorer, Logistic, QueryVectors, context_of, features  # noqa: E402
 from qa.settings import get_settings  # noqa: E402
 
 CACHE = rep.ROOT / ".newsqa" / "scorer-data"
@@ -106,7 +106,7 @@ def extract(set_dir: Path, split: str, limit: int, rerank: Rerank | None = None)
         if rerank is not None:
             first = rerank.prefilter.logits(rows)
             ce = np.full(len(cands), np.nan)
-            top = np.argsort(-first, kind="stable")[: rerank.k]
+            top = EvidenceScorer(rerank.prefilter, None, rerank.k).reranked(first)
             ce[top] = rerank.reranker.score(q.question, [context_of(cands[i]) for i in top])
             cols["first"].extend(first.tolist())
             cols["ce"].extend(ce.tolist())

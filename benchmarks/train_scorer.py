@@ -38,7 +38,7 @@ import _report as rep  # noqa: E402
 import scorer_data  # noqa: E402
 
 from qa.cross_encoder import load_cross_encoder  # noqa: E402
-from qa.scorer import FEATURES, MODEL_PATH, EvidenceScorer, Logistic, rerank_inputs  # noqa: E402
+from qa.scorer import FEATURES, MODEL_PATH, EvidenceScorer, Logistic, rerank_inputs, sigmoid  # noqa: E402
 from qa.settings import get_settings  # noqa: E402
 
 MAX_FALSE_REFUSALS = 0.10
@@ -55,23 +55,13 @@ def fit(X: np.ndarray, y: np.ndarray) -> Logistic:
     return Logistic(mean, scale, model.coef_[0], float(model.intercept_[0]))
 
 
-def final_scores(d: scorer_data.SetData, rerank: Logistic) -> np.ndarray:
-    """What ``EvidenceScorer.score`` gives each cached candidate: the second stage's probability for the
-    first stage's top k (those with a cross-encoder logit), below the lowest of those for the others."""
+def final_scores(d: scorer_data.SetData, scorer: EvidenceScorer) -> np.ndarray:
+    """What ``EvidenceScorer.score`` gives each cached candidate, question by question (``combine``)."""
     assert d.first is not None and d.ce is not None
-    p = 1.0 / (1.0 + np.exp(-d.first))
-    has = ~np.isnan(d.ce)
-    english = d.q_english[d.group]
-    z = rerank.logits(rerank_inputs(d.first[has], d.ce[has], english[has]))
-    out = p.copy()
-    out[has] = 1.0 / (1.0 + np.exp(-z))
+    out = np.empty(len(d.first))
     for g in np.unique(d.group):
         rows = d.group == g
-        top = rows & has
-        if top.any():
-            floor = out[top].min() * 0.999
-            rest = rows & ~has
-            out[rest] = np.minimum(out[rest], floor)
+        out[rows] = scorer.combine(d.first[rows], d.ce[rows], bool(d.q_english[g]))
     return out
 
 
@@ -194,10 +184,10 @@ def report_rows(
         )
     ]
     t = np.where(d.q_english, thresholds.get("en", 0.0), thresholds.get("id", 0.0))
-    first = 1.0 / (1.0 + np.exp(-prefilter.logits(d.X)))
+    first = sigmoid(prefilter.logits(d.X))
     best, _ = per_question(d, first)
     rows.append(report_row(d, "stage 1 (features)", first, d.q_missing | (best < t), best))
-    final = final_scores(d, rerank)
+    final = final_scores(d, EvidenceScorer(prefilter, rerank, RERANK_K))
     best, _ = per_question(d, final)
     rows.append(report_row(d, "stage 1 + cross-encoder", final, d.q_missing | (best < t), best))
     return rows
@@ -240,8 +230,8 @@ def main() -> None:
     y2 = np.concatenate([d.y for d in tune_ce])
     has = ~np.isnan(X2[:, 1])
     rerank = fit(X2[has], y2[has])
-    thresholds = calibrate(tune_ce, [final_scores(d, rerank) for d in tune_ce])
     scorer = EvidenceScorer(prefilter, rerank, RERANK_K)
+    thresholds = calibrate(tune_ce, [final_scores(d, scorer) for d in tune_ce])
     if not args.no_write:
         data = {**scorer.to_json(), "thresholds": thresholds}
         MODEL_PATH.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

@@ -113,10 +113,6 @@ class Signals:
     token_match: np.ndarray  # (n, 4)
 
 
-# Question tokens that are only punctuation carry nothing to match.
-_PUNCT_TOKEN = re.compile(r"^[\W_▁]*$")
-
-
 def token_match(question_tokens: np.ndarray, text_tokens: np.ndarray) -> tuple[float, float]:
     """(mean, min) over the question's tokens of each one's best cosine with a token of the text.
 
@@ -269,7 +265,7 @@ class Logistic:
         )
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
@@ -304,8 +300,24 @@ class EvidenceScorer:
     rerank: Logistic | None = None
     rerank_k: int = 8
 
-    def prefilter_logits(self, rows: np.ndarray) -> np.ndarray:
-        return self.prefilter.logits(rows)
+    def reranked(self, first: np.ndarray) -> np.ndarray:
+        """Indices of the candidates the cross-encoder reads: the first stage's best ``rerank_k``."""
+        return np.argsort(-first, kind="stable")[: self.rerank_k]
+
+    def combine(self, first: np.ndarray, ce: np.ndarray, english: bool | np.ndarray) -> np.ndarray:
+        """One question's final probabilities from the first stage's logits and the cross-encoder's logits
+        (NaN where it did not read the candidate): the second stage's probability where there is a CE logit,
+        and for the rest their first-stage probability capped just below the lowest of those."""
+        assert self.rerank is not None
+        out = sigmoid(first)
+        has = ~np.isnan(ce)
+        if not has.any():
+            return out
+        e = np.broadcast_to(np.asarray(english, dtype=bool), np.shape(ce))
+        final = sigmoid(self.rerank.logits(rerank_inputs(first[has], ce[has], e[has])))
+        out = np.minimum(out, final.min() * 0.999)
+        out[has] = final
+        return out
 
     def score(
         self,
@@ -316,17 +328,13 @@ class EvidenceScorer:
         reranker: Reranker | None = None,
     ) -> np.ndarray:
         """P(answers the question) for each candidate: the one scoring function every decision reads."""
-        first = self.prefilter_logits(features(question, language, signals, cands))
-        probs = _sigmoid(first)
+        first = self.prefilter.logits(features(question, language, signals, cands))
         if reranker is None or self.rerank is None or not len(cands):
-            return probs
-        top = np.argsort(-first, kind="stable")[: self.rerank_k]
-        contexts = [context_of(cands[i]) for i in top]
-        ce = np.asarray(reranker.score(question, contexts), dtype=np.float64)
-        final = _sigmoid(self.rerank.logits(rerank_inputs(first[top], ce, language == "en")))
-        out = np.minimum(probs, final.min() * 0.999)
-        out[top] = final
-        return out
+            return sigmoid(first)
+        top = self.reranked(first)
+        ce = np.full(len(cands), np.nan)
+        ce[top] = reranker.score(question, [context_of(cands[i]) for i in top])
+        return self.combine(first, ce, language == "en")
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"features": list(FEATURES), "prefilter": self.prefilter.to_json()}
