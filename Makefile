@@ -77,7 +77,7 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 
 # The figures in docs/benchmarks.md (each script rewrites its own section). Scale and load take the longest.
-EVAL := ../shared/data/eval
+EVAL := data/eval
 SCORER_SETS := $(EVAL)/xling-en-id-dev benchmarks/sets/news-bi $(EVAL)/idkmrc-id-dev $(EVAL)/tydiqa-id-dev
 
 # Retrain the evidence scorer on the tune split of the dev sets, calibrate its thresholds and report on the

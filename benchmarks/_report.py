@@ -176,7 +176,7 @@ def write_section(
 
 def corpus_of(set_dir: Path) -> Path:
     """The corpus a question set is asked over: its own corpus.jsonl, else the shipped sample articles
-    (articles-dev, see shared/data/README.md)."""
+    (articles-dev: data/articles, see data/eval/README.md)."""
     corpus = set_dir / "corpus.jsonl"
     return corpus if corpus.exists() else set_dir.parent.parent / "articles"
 

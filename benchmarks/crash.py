@@ -24,7 +24,7 @@ from qa.settings import get_settings  # noqa: E402
 from vectorstore.service import ingest_paths, open_store  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT.parent / "shared" / "data" / "indosum-news" / "articles.jsonl"
+CORPUS = ROOT / "data" / "indosum-news" / "articles.jsonl"
 
 
 def snapshot(store_dir: Path) -> tuple[int, int, set[str]]:

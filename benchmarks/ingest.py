@@ -57,7 +57,7 @@ from vectorstore.loaders import Skipped, load_paths  # noqa: E402
 from vectorstore.service import ingest_paths, open_store  # noqa: E402
 
 GOAL = 0.85
-DEFAULT_CORPUS = Path("../shared/data/indosum-news/articles.jsonl")
+DEFAULT_CORPUS = Path("data/indosum-news/articles.jsonl")
 DEFAULT_STORE = Path(".newsqa/bench/indosum")
 
 

@@ -1,7 +1,7 @@
 """End-to-end answers per backend on articles-dev: quality and latency, extractive as the baseline.
 
 For each backend, ``qa.evaluation.run_eval`` runs the whole question set against the shipped sample corpus
-(``../shared/data/articles``): answer accuracy, citation precision, refusal accuracy, latency p50/p95, first
+(``data/articles``): answer accuracy, citation precision, refusal accuracy, latency p50/p95, first
 token p50 and evidence (retrieval + evidence selection) p50. Before each backend's run one warm-up question
 (not in the set, not counted) loads the models and, for llama.cpp, evaluates the fixed prompt prefix, so the
 figures are for a warm service; the cold-start cost is reported apart.
@@ -137,10 +137,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backends", default="extractive,llamacpp")
-    parser.add_argument(
-        "--questions", type=Path, default=Path("../shared/data/eval/articles-dev/questions.jsonl")
-    )
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/articles"))
+    parser.add_argument("--questions", type=Path, default=Path("data/eval/articles-dev/questions.jsonl"))
+    parser.add_argument("--corpus", type=Path, default=Path("data/articles"))
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]

@@ -199,10 +199,8 @@ def main() -> None:
     )
     parser.add_argument("--source-store", type=Path, default=Path(".newsqa/bench/indosum"))
     parser.add_argument("--store", type=Path, default=Path(".newsqa/bench/scale"), help="wiped first")
-    parser.add_argument("--corpus", type=Path, default=Path("../shared/data/indosum-news/articles.jsonl"))
-    parser.add_argument(
-        "--questions", type=Path, default=Path("../shared/data/eval/tydiqa-id-dev/questions.jsonl")
-    )
+    parser.add_argument("--corpus", type=Path, default=Path("data/indosum-news/articles.jsonl"))
+    parser.add_argument("--questions", type=Path, default=Path("data/eval/tydiqa-id-dev/questions.jsonl"))
     parser.add_argument("--n-questions", type=int, default=50)
     parser.add_argument("--sizes", default=DEFAULT_SIZES)
     parser.add_argument("--k", type=int, default=5)

@@ -4,7 +4,7 @@ Each question's query vector is encoded once; the sweep then re-runs only the ch
 recall@5 / MRR@10 for every weight, with dense-only and BM25-only baselines from the same run, as markdown
 tables; docs/benchmarks.md keeps them (one run per set, pasted with its command) beside the choice they
 support. Usage:
-    python benchmarks/tune_fusion.py ../shared/data/eval/xling-en-id-dev [more set dirs] --limit 600
+    python benchmarks/tune_fusion.py data/eval/xling-en-id-dev [more set dirs] --limit 600
 """
 
 from __future__ import annotations

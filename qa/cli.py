@@ -149,12 +149,15 @@ def ask(
 @click.option("--port", type=int, default=None)
 @store_option
 @click.option("--auth", default=None, help="user:pass for basic auth (or NEWSQA_AUTH).")
+@click.option("--api-key", default=None, help="Bearer key of the /v1 API (or NEWSQA_API_KEY).")
 @friendly_errors
-def serve(host: str | None, port: int | None, store: Path | None, auth: str | None) -> None:
-    """Start the web chat (Gradio) with the /ask API."""
+def serve(
+    host: str | None, port: int | None, store: Path | None, auth: str | None, api_key: str | None
+) -> None:
+    """Start the web chat (Gradio) with the /ask API and the OpenAI-compatible /v1 API."""
     from ui.app import serve as serve_app
 
-    serve_app(_settings(store, host=host, port=port, auth=auth))
+    serve_app(_settings(store, host=host, port=port, auth=auth, api_key=api_key))
 
 
 @main.command(name="eval")
@@ -182,7 +185,7 @@ def eval_command(
     split: str | None,
     json_out: Path | None,
 ) -> None:
-    """Measure retrieval and answer quality on a question set (see shared/data/README.md).
+    """Measure retrieval and answer quality on a question set (see data/eval/README.md).
 
     SET is the set's folder (questions.jsonl, and corpus.jsonl when it has its own documents) or its
     questions file; a set without a corpus is asked of the store.
@@ -204,6 +207,203 @@ def eval_command(
         json_out.parent.mkdir(parents=True, exist_ok=True)
         json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
         click.echo(f"wrote {json_out}")
+
+
+def _chat_store(db: Path | None) -> Any:
+    from qa.chats import ChatStore
+
+    path = db or get_settings().chats_path
+    if not path.exists():
+        raise ValueError(f"no saved chats at {path} (set NEWSQA_CHATS_DB or pass --db)")
+    return ChatStore(path)
+
+
+db_option = click.option(
+    "--db",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Saved-chats file (default: $NEWSQA_CHATS_DB or chats.sqlite3 beside the store)",
+)
+
+
+def chat_errors(func: F) -> F:
+    """An unknown chat id is one line on stderr and exit 2, like every other expected failure."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from qa.chats import ChatNotFoundError
+
+        try:
+            return func(*args, **kwargs)
+        except ChatNotFoundError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@main.group()
+def chats() -> None:
+    """Saved chats of the web chat: list, show, export, delete."""
+
+
+@chats.command(name="list")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list.")
+@friendly_errors
+def chats_list(db: Path | None, as_json: bool) -> None:
+    """Every saved chat (all users), newest first."""
+    from dataclasses import asdict
+    from datetime import datetime
+
+    items = _chat_store(db).list(None)
+    if as_json:
+        click.echo(json.dumps([asdict(c) for c in items], ensure_ascii=False, indent=2))
+        return
+    for c in items:
+        when = datetime.fromtimestamp(c.updated).strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{c.id}  {when}  {c.turns:>3} answers  {c.title}")
+    if not items:
+        click.echo("no saved chats")
+
+
+@chats.command(name="show")
+@click.argument("chat_id")
+@db_option
+@friendly_errors
+@chat_errors
+def chats_show(chat_id: str, db: Path | None) -> None:
+    """Print a chat as Markdown: each answer with its numbered sources."""
+    from qa.chat_export import chat_markdown
+
+    click.echo(chat_markdown(_chat_store(db).get(chat_id)), nl=False)
+
+
+@chats.command(name="export")
+@click.argument("chat_id")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["md", "json"]), default="md", show_default=True)
+@db_option
+@friendly_errors
+@chat_errors
+def chats_export(chat_id: str, out: Path, fmt: str, db: Path | None) -> None:
+    """Write a chat to OUT as Markdown or JSON."""
+    from qa.chat_export import chat_json, chat_markdown
+
+    chat = _chat_store(db).get(chat_id)
+    text = chat_markdown(chat) if fmt == "md" else json.dumps(chat_json(chat), ensure_ascii=False, indent=2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {out}")
+
+
+@chats.command(name="delete")
+@click.argument("chat_ids", metavar="CHAT_ID...", nargs=-1, required=True)
+@db_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@friendly_errors
+@chat_errors
+def chats_delete(chat_ids: tuple[str, ...], db: Path | None, yes: bool) -> None:
+    """Delete chats with their answers and feedback."""
+    store = _chat_store(db)
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Delete {len(chat_ids)} chat(s): {', '.join(chat_ids)}?", abort=True)
+    for chat_id in chat_ids:
+        store.delete(chat_id)
+        click.echo(f"deleted {chat_id}")
+
+
+@main.group()
+def feedback() -> None:
+    """Readers' thumbs up/down on answers."""
+
+
+@feedback.command(name="export")
+@click.argument("out", type=click.Path(path_type=Path))
+@db_option
+@friendly_errors
+def feedback_export(out: Path, db: Path | None) -> None:
+    """Write rated answers to OUT (JSONL) in the question-set format of data/eval/README.md.
+
+    A thumbs-up keeps the answer as expected (cited articles gold); a thumbs-down is written with no answer
+    and "review": true, its comment kept, for a person to complete before it joins an eval set.
+    """
+    from qa.chat_export import feedback_question
+
+    items = _chat_store(db).feedback()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8") as fh:
+        for item in items:
+            fh.write(json.dumps(feedback_question(item), ensure_ascii=False) + "\n")
+    down = sum(1 for i in items if i.rating < 0)
+    click.echo(f"wrote {len(items)} rated answers ({down} to review) to {out}")
+
+
+@main.group()
+def articles() -> None:
+    """List or delete the stored articles."""
+
+
+def _clip(text: str, width: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@articles.command(name="list")
+@store_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of articles.")
+@friendly_errors
+def articles_list(store: Path | None, as_json: bool) -> None:
+    """List the stored articles, newest first (story: the article it is a near-duplicate of)."""
+    from vectorstore.service import list_articles
+
+    items = list_articles(_settings(store))
+    if as_json:
+        click.echo(json.dumps([a.to_dict() for a in items], ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("no articles in the store")
+        return
+    rows = [
+        (
+            a.doc_id,
+            a.published[:10] or "-",
+            _clip(a.outlet, 20) or "-",
+            str(a.chunks),
+            "-" if a.story_id in ("", a.doc_id) else a.story_id,
+            _clip(a.title, 60) or "(untitled)",
+        )
+        for a in items
+    ]
+    header = ("id", "date", "outlet", "chunks", "story", "title")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header) - 1)]
+    for row in [header, *rows]:
+        pairs = zip(row[:-1], widths, strict=True)
+        cells = [c.rjust(w) if i == 3 else c.ljust(w) for i, (c, w) in enumerate(pairs)]
+        click.echo("  ".join([*cells, row[-1]]))
+    click.echo(f"\n{len(items)} articles, {sum(a.chunks for a in items)} chunks")
+
+
+@articles.command(name="delete")
+@click.argument("ids", metavar="ID...", nargs=-1, required=True)
+@store_option
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@friendly_errors
+def articles_delete(ids: tuple[str, ...], store: Path | None, yes: bool) -> None:
+    """Delete articles (and all their chunks) by id; exits 1 when an id was not in the store."""
+    from vectorstore.service import delete_articles
+
+    s = _settings(store)
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Delete {len(ids)} article(s) and their chunks: {', '.join(ids)}?", abort=True)
+    report = delete_articles(s, ids)
+    for doc_id in report.deleted:
+        click.echo(f"deleted {doc_id}")
+    for doc_id in report.missing:
+        click.echo(f"not in the store: {doc_id}", err=True)
+    click.echo(f"{len(report.deleted)} article(s) and {report.chunks} chunk(s) deleted")
+    if report.missing:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

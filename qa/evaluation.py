@@ -44,14 +44,14 @@ class Question:
 def question_set(path: Path, corpus: Path | None = None) -> tuple[Path, Path | None]:
     """(questions file, corpus or None) for a set given as its folder or as its questions file.
 
-    Why: shared/data/README.md defines a set as a folder holding ``questions.jsonl`` and, except for sets over
+    Why: data/eval/README.md defines a set as a folder holding ``questions.jsonl`` and, except for sets over
     the ingested articles, ``corpus.jsonl``; naming the folder alone is how such a set is run. An explicit
     ``corpus`` wins; without one, a set whose folder has no corpus is asked of the configured store.
     """
     if path.is_dir():
         questions = path / "questions.jsonl"
         if not questions.is_file():
-            raise FileNotFoundError(f"{path} is a folder without questions.jsonl (see shared/data/README.md)")
+            raise FileNotFoundError(f"{path} is a folder without questions.jsonl (see data/eval/README.md)")
         own = path / "corpus.jsonl"
         if corpus is None and own.is_file():
             corpus = own

@@ -150,9 +150,26 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 7860
     auth: str | None = Field(default=None, description="'user:pass' for basic auth")
+    # The OpenAI-compatible API (/v1) takes ``Authorization: Bearer <api_key>`` when this is set. With web
+    # auth on and no key, the API refuses every request rather than serve answers without a login.
+    api_key: str | None = Field(default=None, description="bearer key of the /v1 API")
+    # The one model id /v1/models lists and /v1/chat/completions accepts.
+    api_model: str = "newsqa"
+    # Saved chats and answer feedback (SQLite). Default: chats.sqlite3 beside the store folder.
+    chats_db: Path | None = None
     upload_dir: Path = Path(".newsqa/uploads")
     upload_max_bytes: int = 5_000_000
     concurrency_limit: int = 4
+
+    @property
+    def chats_path(self) -> Path:
+        """Where saved chats live: ``chats_db``, else next to the store so one folder holds a deployment."""
+        return self.chats_db or self.store.parent / "chats.sqlite3"
+
+    @property
+    def api_auth_on(self) -> bool:
+        """The /v1 API checks a bearer key whenever the service has any login at all."""
+        return bool(self.api_key or self.auth)
 
     @classmethod
     def settings_customise_sources(

@@ -14,7 +14,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTICLES = ROOT / "data" / "articles"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+INDOSUM = ROOT / "data" / "indosum-news" / "articles.jsonl"
 
 
 def model_cache() -> Path:

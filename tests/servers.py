@@ -11,7 +11,9 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,11 +36,15 @@ def answers(url: str) -> bool:
 
 @contextlib.contextmanager
 def process(
-    cmd: list[str], ready_url: str, log_path: Path, timeout_s: float = 120.0
+    cmd: list[str],
+    ready_url: str,
+    log_path: Path,
+    timeout_s: float = 120.0,
+    env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen]:
     """Run ``cmd`` until the block ends; ready when ``ready_url`` answers 200 (bounded wait)."""
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.monotonic() + timeout_s
         while not answers(ready_url):
@@ -59,6 +65,29 @@ def stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@dataclass
+class RunningApp:
+    """The web app and its /v1 API served in this process on a free port."""
+
+    url: str
+    settings: Any
+    service: Any
+    demo: Any
+
+
+def launch(settings: Any, service: Any = None) -> RunningApp:
+    """Serve ``build_app`` the way ``newsqa serve`` does (models warmed up first), on 127.0.0.1."""
+    from qa.pipeline import QAService
+    from ui.app import build_app, warm_up
+
+    service = service or QAService(settings)
+    warm_up(service)  # models and keyword index loaded before any timing is taken
+    demo = build_app(settings, service)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    return RunningApp(f"http://127.0.0.1:{port}", settings, service, demo)
 
 
 def chroma_command(path: Path, port: int) -> list[str]:

@@ -12,11 +12,14 @@ from qa.evaluation import (
     contains_answer,
     load_questions,
     percentile,
+    question_set,
     rank_metrics,
     run_eval,
 )
 from qa.language import answer_language
-from tests.conftest import ROOT, SHARED_DATA, make_settings
+from tests.conftest import ROOT, make_settings
+
+EVAL_SETS = ROOT / "data" / "eval"  # the dev question sets, shipped in the repository (data/eval/README.md)
 
 
 def test_perfect_ranking_scores_one():
@@ -67,8 +70,31 @@ def test_malformed_question_file_is_a_clear_error(tmp_path):
         load_questions(bad)
 
 
+@pytest.mark.parametrize(
+    ("name", "count", "documents"),
+    [("articles-dev", 12, None), ("tydiqa-id-dev", 5369, 3881), ("xling-en-id-dev", 373, 1204),
+     ("idkmrc-id-dev", 9332, 3659)],
+)  # fmt: skip
+def test_dev_sets_ship_with_the_repository(name, count, documents):
+    """Every figure is reproducible from a fresh clone: the dev sets live in data/eval/, complete, and each
+    answerable question's gold documents are in the set's own corpus (articles-dev: the sample articles)."""
+    questions, corpus = question_set(EVAL_SETS / name)
+    loaded = load_questions(questions)
+    assert len(loaded) == count and len({q.id for q in loaded}) == count
+    if documents is None:
+        assert corpus is None
+        ids = {p.stem for p in (ROOT / "data" / "articles").glob("*.txt")}
+    else:
+        assert corpus == EVAL_SETS / name / "corpus.jsonl"
+        with corpus.open(encoding="utf-8") as fh:
+            ids = {json.loads(line)["id"] for line in fh if line.strip()}
+        assert len(ids) == documents
+    for q in loaded:
+        assert bool(q.gold_articles) == q.answerable and set(q.gold_articles) <= ids, q.id
+
+
 def test_eval_on_articles_dev_with_extractive_backend(tmp_path):
-    questions = SHARED_DATA / "eval" / "articles-dev" / "questions.jsonl"
+    questions = EVAL_SETS / "articles-dev" / "questions.jsonl"
     result = run_eval(
         make_settings(tmp_path / "store"), questions, corpus=ROOT / "data" / "articles", progress=False
     )
@@ -94,7 +120,7 @@ def test_eval_on_articles_dev_with_extractive_backend(tmp_path):
 
 def test_cli_eval_retrieval_only_writes_json(tmp_path):
     out = tmp_path / "m.json"
-    questions = SHARED_DATA / "eval" / "articles-dev" / "questions.jsonl"
+    questions = EVAL_SETS / "articles-dev" / "questions.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "qa.cli", "eval", str(questions), "--corpus", str(ROOT / "data" / "articles"),
          "--store", str(tmp_path / "store"), "--retrieval-only", "--limit", "4", "--json", str(out)],
@@ -107,7 +133,7 @@ def test_cli_eval_retrieval_only_writes_json(tmp_path):
 
 
 def test_cli_eval_takes_a_set_folder_with_its_own_corpus(tmp_path):
-    """A set named by its folder (shared/data/README.md) is run over its own corpus.jsonl, ingested into a
+    """A set named by its folder (data/eval/README.md) is run over its own corpus.jsonl, ingested into a
     store of its own: the questions below are answerable only from that corpus, not from the shipped one."""
     set_dir = tmp_path / "tiny-set"
     set_dir.mkdir()

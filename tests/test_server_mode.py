@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from qa.pipeline import QAService
-from tests.conftest import ARTICLES, SHARED_DATA, make_settings
+from tests.conftest import ARTICLES, INDOSUM, make_settings
 from tests.servers import (
     chroma_command,
     chroma_ready_url,
@@ -110,7 +110,7 @@ def _count(store_dir: Path) -> tuple[int, int, set[str]]:
 @pytest.mark.slow
 def test_kill_9_during_ingest_then_rerun_equals_a_clean_ingest(tmp_path):
     corpus = tmp_path / "news.jsonl"
-    with (SHARED_DATA / "indosum-news" / "articles.jsonl").open(encoding="utf-8") as src:
+    with INDOSUM.open(encoding="utf-8") as src:
         corpus.write_text("".join(next(src) for _ in range(60)), encoding="utf-8")
     clean_dir, crashed_dir = tmp_path / "clean", tmp_path / "crashed"
     ingest_paths(make_settings(clean_dir), [corpus], progress=False)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ import httpx
 import pytest
 
 from tests.conftest import ROOT, make_settings
+from tests.servers import RunningApp, free_port, launch
 
 # Gradio's queue calls pandas in a way pandas 3 warns about; not ours to fix, and noise in every run.
 pytestmark = [
@@ -69,32 +68,6 @@ HOSTILE_ARTICLE = "\n".join(
         "",
     ]
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@dataclass
-class RunningApp:
-    url: str
-    settings: Any
-    service: Any
-    demo: Any
-
-
-def launch(settings: Any) -> RunningApp:
-    from qa.pipeline import QAService
-    from ui.app import build_app, warm_up
-
-    service = QAService(settings)
-    warm_up(service)  # models and keyword index loaded before any timing is taken
-    demo = build_app(settings, service)
-    port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    return RunningApp(f"http://127.0.0.1:{port}", settings, service, demo)
 
 
 @pytest.fixture(scope="module")
@@ -486,13 +459,13 @@ def test_browser_hostile_article_and_question_run_no_script(
     ],
 )
 def test_safe_filename(name: str, expected: str) -> None:
-    from ui.app import safe_filename
+    from ui.uploads import safe_filename
 
     assert safe_filename(name) == expected
 
 
 def test_path_traversal_name_lands_inside_upload_dir(tmp_path: Path) -> None:
-    from ui.app import store_upload
+    from ui.uploads import store_upload
 
     src = tmp_path / "src.txt"
     src.write_text("isi", encoding="utf-8")
@@ -611,3 +584,114 @@ def test_store_outage_shows_a_message_and_recovers(tmp_path: Path, browser: Any)
             running.demo.close()
         server.terminate()
         server.wait(timeout=30)
+
+
+# --- (5) saved chats, feedback and the Articles tab in the browser ------------------------------------------
+
+
+def _own_app(sample_store_dir: Path, tmp_path: Path) -> Any:
+    store = tmp_path / "store"
+    shutil.copytree(sample_store_dir, store)
+    return make_settings(store, upload_dir=tmp_path / "uploads", chats_db=tmp_path / "chats.sqlite3")
+
+
+def test_browser_saved_chat_feedback_restart_and_export(
+    sample_store_dir: Path, tmp_path: Path, browser: Any
+) -> None:
+    """A chat asked in the browser is listed, takes a thumbs-down with a comment, is still there after the
+    server restarts, reopens with its sources, continues, is renamed and exports as Markdown."""
+    from qa.chats import ChatStore
+
+    settings = _own_app(sample_store_dir, tmp_path)
+    question = "Who did Belousov replace?"
+    first = launch(settings)
+    try:
+        tab = Page(browser, first.url, locale="en-US")
+        tab.ask(question)
+        page = tab.page
+        page.wait_for_selector(f"#nqa-chat-list label:has-text('{question}') input:checked")
+        assert page.input_value("#nqa-chat-title input") == question
+        page.click("#nqa-chat button[aria-label='Dislike']")
+        page.wait_for_selector("#nqa-feedback-text textarea", state="visible")
+        page.fill("#nqa-feedback-text textarea", "Give the date as well")
+        page.click("#nqa-feedback-send")
+        page.wait_for_selector("#nqa-feedback", state="hidden")
+        tab.close()
+    finally:
+        first.demo.close()
+    feedback = ChatStore(settings.chats_path).feedback()
+    assert [(f.rating, f.comment, f.question) for f in feedback] == [(-1, "Give the date as well", question)]
+
+    second = launch(settings)  # a restart: new service, new app, new port, the same chats file
+    try:
+        tab = Page(browser, second.url, locale="en-US")
+        page = tab.page
+        page.click(f"#nqa-chat-list label:has-text('{question}')")
+        page.wait_for_selector("#nqa-chat .nqa-answer .nqa-cite")
+        assert "Shoigu" in page.inner_text("#nqa-chat .nqa-answer")
+        page.wait_for_selector('#nqa-sources .nqa-sources[data-view="answer"] .nqa-card')
+        assert "Shoigu" in page.inner_text("#nqa-sources")
+
+        tab.ask("When did that happen?")  # continues the reopened chat
+        chats = ChatStore(settings.chats_path)
+        assert len(chats.list(None)) == 1 and len(chats.get(chats.list(None)[0].id).turns) == 2
+
+        page.fill("#nqa-chat-title input", "Belousov and Shoigu")
+        page.click("#nqa-chat-rename")
+        page.wait_for_selector("#nqa-chat-list label:has-text('Belousov and Shoigu')")
+        page.click("#nqa-export-md")
+        link = page.wait_for_selector("#nqa-export-file a[href]")
+        href = link.get_attribute("href") or ""
+        md = httpx.get(href if href.startswith("http") else second.url + href, timeout=30).text
+        assert md.startswith("# Belousov and Shoigu\n")
+        assert f"## {question}" in md and "## When did that happen?" in md
+        assert "**Sources**" in md and "Shoigu" in md
+
+        page.click("#nqa-chat-delete")
+        page.wait_for_function("() => !document.querySelector('#nqa-chat-list label')")
+        assert chats.list(None) == []
+        tab.close()
+    finally:
+        second.demo.close()
+
+
+def test_browser_deleted_article_is_gone_from_answers_at_once(
+    sample_store_dir: Path, tmp_path: Path, browser: Any
+) -> None:
+    """Delete the only article that answers a question in the Articles tab; the running server's next
+    answer to that question does not cite it."""
+    doc = "004_61873db0656fb277"  # the sample article that asks (and answers) this in its title
+    question = "Apakah Rusia dan Korea Utara bersahabat?"
+    running = launch(_own_app(sample_store_dir, tmp_path))
+    try:
+        before = running.service.answer(question)
+        assert doc in {c.doc_id for c in before.citations}, before
+        tab = Page(browser, running.url, locale="en-US")
+        page = tab.page
+        page.click("#nqa-tab-articles-button")
+        page.wait_for_selector(f"#nqa-articles-table [role=gridcell]:has-text('{doc}')")
+        page.fill("#nqa-articles-filter textarea", "bersahabat")
+        page.wait_for_function(
+            "() => document.querySelector('#nqa-articles-status').innerText.includes('1 of 5')"
+        )
+        page.click(f"#nqa-articles-table [role=gridcell][data-col='0']:has-text('{doc}')")
+        page.wait_for_function(
+            "id => document.querySelector('#nqa-articles-ids textarea').value.trim() === id", arg=doc
+        )
+        page.click("#nqa-articles-delete")
+        page.wait_for_function(
+            "() => document.querySelector('#nqa-articles-status').innerText.includes('1 articles deleted')"
+        )
+        page.fill("#nqa-articles-filter textarea", "")
+        page.wait_for_function(
+            "() => document.querySelector('#nqa-articles-status').innerText.includes('4 of 4')"
+        )
+        assert doc not in page.inner_text("#nqa-articles-table")
+
+        page.click("#nqa-tab-chat-button")
+        tab.ask(question)
+        assert doc not in page.inner_html("#nqa-sources")
+        assert doc not in {c.doc_id for c in running.service.answer(question).related}
+        tab.close()
+    finally:
+        running.demo.close()

@@ -99,7 +99,7 @@ def answer_html(
     inside article quotes (``*``, ``#``, ``_``) is shown as typed and only our own tags are markup."""
     body = link_markers(esc(" ".join(str(text).split())), turn, known)
     classes = "nqa-answer nqa-refused" if refused else "nqa-answer"
-    parts = [f'<div class="{classes}">']
+    parts = [f'<div class="{classes}" data-turn="{esc(turn)}">']
     if body:
         parts.append(f'<span class="nqa-text">{body}</span>')
     if pending:
@@ -364,6 +364,8 @@ def upload_hint(lang: str, max_bytes: int) -> str:
 
 
 CSS = """
+#nqa-chat-list .wrap { flex-direction: column; flex-wrap: nowrap; max-height: 380px; overflow-y: auto; }
+#nqa-chat-list label { width: 100%; }
 .gradio-container { max-width: 1500px !important; margin: 0 auto !important; }
 #nqa-header { align-items: center; gap: 12px; }
 #nqa-header h1 { margin: 0; font-size: 1.55rem; letter-spacing: -0.01em; }

@@ -248,9 +248,27 @@ class NewsStore:
         return unit
 
     @guarded
-    def delete_article(self, doc_id: str) -> None:
-        self.chunks.delete(where={"doc_id": doc_id})
+    def existing_articles(self, doc_ids: Sequence[str]) -> set[str]:
+        """Which of ``doc_ids`` have an article record (reads ids only, not texts or metadata)."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(doc_ids))
+        for i in range(0, len(ids), PAGE):
+            found.update(self.articles.get(ids=ids[i : i + PAGE], include=[])["ids"])
+        return found
+
+    @guarded
+    def delete_article(self, doc_id: str) -> int:
+        """Remove an article; returns how many of its chunks were removed.
+
+        The record goes first, the reverse of the write order: a crash in between leaves chunks without a
+        record, which the next ingest removes (``remove_orphan_chunks``) and a repeated delete still finds.
+        The other order would leave a record without chunks, which ingest takes for an unchanged article.
+        """
         self.articles.delete(ids=[doc_id])
+        n = len(self.chunks.get(where={"doc_id": doc_id}, include=[])["ids"])
+        if n:
+            self.chunks.delete(where={"doc_id": doc_id})
+        return n
 
     @guarded
     def remove_orphan_chunks(self, complete: set[str]) -> int:
@@ -262,7 +280,9 @@ class NewsStore:
 
     @guarded
     def bump_revision(self) -> None:
-        meta = dict(self.chunks.metadata or {})
+        """Re-reads the metadata first: this handle's copy is a snapshot that another process (or handle)
+        may have bumped since, and writing ``snapshot + 1`` could then leave the revision unchanged."""
+        meta = dict(self.client.get_collection(self.name).metadata or {})
         meta["revision"] = int(meta.get("revision", 0)) + 1
         meta.pop("hnsw:space", None)
         self.chunks.modify(metadata=meta)

@@ -59,9 +59,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--articles", type=Path, default=ROOT / "data" / "articles")
-    parser.add_argument(
-        "--indosum", type=Path, default=ROOT.parent / "shared" / "data" / "indosum-news" / "articles.jsonl"
-    )
+    parser.add_argument("--indosum", type=Path, default=ROOT / "data" / "indosum-news" / "articles.jsonl")
     parser.add_argument("--out", type=Path, default=HERE / "corpus.jsonl")
     args = parser.parse_args()
 
