@@ -123,6 +123,9 @@ class SupportCheck:
     question: str
     threshold: float
     settings: Settings
+    # Whether the cited sentence must answer the question (P(answers)); not for a timeline's event lines,
+    # each of which restates one event sentence already chosen as part of the development asked about.
+    answers_question: bool = True
 
 
 def supports(claim: str, similarity: float, ev: Evidence, check: SupportCheck) -> bool:
@@ -141,7 +144,7 @@ def supports(claim: str, similarity: float, ev: Evidence, check: SupportCheck) -
             return False
     elif similarity < check.threshold:
         return False
-    if not cited_answers(ev.score, check.settings):
+    if check.answers_question and not cited_answers(ev.score, check.settings):
         return False
     return not unsupported_facts(claim, ev.quote, check.question)
 
@@ -155,6 +158,7 @@ def verify_citations(
     *,
     question: str,
     settings: Settings,
+    answers_question: bool = True,
 ) -> CheckedAnswer:
     """Keep each answer sentence only with citations that support it (``supports``): a sentence whose
     citations fail is re-cited to the evidence sentence that does support it (the likeliest to answer, then
@@ -172,7 +176,7 @@ def verify_citations(
     else:
         sims = np.zeros((len(claims), len(evidence)))
     index_of = {ev.n: j for j, ev in enumerate(evidence)}
-    check = SupportCheck(language, question, threshold, settings)
+    check = SupportCheck(language, question, threshold, settings, answers_question)
 
     kept: list[tuple[str, list[int]]] = []
     removed: list[str] = []

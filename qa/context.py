@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.dates import Mention, TimeScope, mentioned_days, parse_day
 from qa.scorer import Candidate, EvidenceScorer, QueryVectors, Reranker, Signals, token_match
 from qa.types import Evidence, Language, Passage
 from vectorstore.store import NewsStore
@@ -163,6 +164,15 @@ def score_candidates(
     return sims + rank_weight * np.array([c.passage.score / best_passage for c in cands]), sims
 
 
+def date_order_bonus(mentioned: Sequence[Mention], scope: TimeScope | None, weight: float) -> float:
+    """How much a sentence's score moves for the question's days: +``weight`` when
+    it mentions a day in the scope, -``weight`` when every day it mentions is outside (it reports another
+    event: "pada 12 November" for a question about 29 November), 0 when it mentions none."""
+    if scope is None or not mentioned or not weight:
+        return 0.0
+    return weight if any(scope.overlaps(m) for m in mentioned) else -weight
+
+
 def select_evidence(
     store: NewsStore,
     embedder: Any,
@@ -175,18 +185,35 @@ def select_evidence(
     scorer: EvidenceScorer | None,
     rank_weight: float,
     reranker: Reranker | None = None,
+    scope: TimeScope | None = None,
+    date_weight: float = 0.0,
+    dated_first: bool = False,
 ) -> list[Evidence]:
     """The best-scored sentences of the passages, numbered [1]..[n] from the strongest.
 
     ``Evidence.score`` is the scorer's probability that the sentence answers the question (qa.scorer), so
     every later decision (refusal, the support check, what the extractive backend quotes) reads one scale.
-    Best first: a small model leans on [1], so [1] should be the sentence most likely to answer.
+    Best first: a small model leans on [1], so [1] should be the sentence most likely to answer. With a date
+    in the question, a sentence that mentions a day in it is likelier to answer, one that mentions only other
+    days less likely: its score moves by ``date_order_bonus`` (``Settings.date_mention_weight``, set on the
+    dated set's tune split). Every sentence carries the days it mentions, read against its article's date.
     """
     cands = candidate_sentences(store, passages)
     if not cands:
         return []
     scores, sims = score_candidates(question, language, embedder, query, cands, scorer, rank_weight, reranker)
-    order = sorted(range(len(cands)), key=lambda i: float(scores[i]), reverse=True)[:max_sentences]
+    days = [
+        mentioned_days(c.text, parse_day(c.passage.published) if c.passage.published else None) for c in cands
+    ]
+    if scope is not None and date_weight:
+        bonus = np.array([date_order_bonus(d, scope, date_weight) for d in days])
+        scores = np.clip(np.asarray(scores, dtype=float) + bonus, 0.0, 1.0)
+    # A timeline (``dated_first``) is made of events with a date: sentences that date their event first,
+    # then those of dated articles, then the rest.
+    dated = [2 if days[i] else 1 if cands[i].passage.published else 0 for i in range(len(cands))]
+    order = sorted(
+        range(len(cands)), key=lambda i: (dated[i] if dated_first else 0, float(scores[i])), reverse=True
+    )[:max_sentences]
     evidence = []
     for n, i in enumerate(order, start=1):
         c = cands[i]
@@ -205,6 +232,7 @@ def select_evidence(
                 published=p.published,
                 url=p.url,
                 cosine=float(sims[i]),
+                dates=tuple(m.iso() for m in days[i]),
             )
         )
     return evidence

@@ -12,7 +12,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,15 +21,32 @@ from qa.backends.base import Backend, BackendError, PromptTimer
 from qa.backends.extractive import ExtractiveBackend
 from qa.citations import MARKER, CheckedAnswer, strip_markers, verify_citations
 from qa.context import ARTICLE_TEXTS, llm_evidence, select_evidence, trim_evidence, within_deadline
-from qa.dates import parse_day, resolve_relative
+from qa.dates import (
+    TimeScope,
+    anchor_day,
+    format_day,
+    format_range,
+    parse_day,
+    question_scope,
+    without_date,
+)
 from qa.followup import standalone_question
 from qa.grounding import missing_names
 from qa.language import answer_language, detect_language
 from qa.prompt import NO_ANSWER
 from qa.refusal import Verdict, decide
-from qa.retrieval import HybridSearcher
+from qa.retrieval import ArticleFilter, HybridSearcher
 from qa.scorer import QueryVectors, load_scorer
 from qa.settings import Settings, get_settings
+from qa.timeline import Event as TimelineEvent
+from qa.timeline import (
+    is_timeline_question,
+    question_for_event,
+    timeline_entry,
+    timeline_events,
+    timeline_line,
+    timeline_text,
+)
 from qa.types import Answer, Citation, Evidence, Language, Passage
 from vectorstore.embeddings import get_embedder
 from vectorstore.service import open_store
@@ -66,6 +83,18 @@ WRONG_LANGUAGE_NOTICE: dict[Language, str] = {
     "id": "Model menjawab dalam bahasa lain; ini kutipan langsung dari sumber yang ditunjuknya.",
     "en": "The model answered in another language; these are direct quotes of the sources it pointed to.",
 }
+DATE_NOTICE: dict[Language, str] = {
+    "id": "Tanggal dalam pertanyaan: {scope}{anchor}; hanya artikel yang terbit {window} yang dipakai.",
+    "en": "Date in the question: {scope}{anchor}; only articles published {window} were used.",
+}
+ANCHOR_NOTE: dict[str, dict[Language, str]] = {
+    "today": {"id": " (dihitung dari hari ini, {day})", "en": " (counted from today, {day})"},
+    "newest": {
+        "id": " (dihitung dari artikel terbaru, {day})",
+        "en": " (counted from the newest article, {day})",
+    },
+    "given": {"id": " (dihitung dari {day})", "en": " (counted from {day})"},
+}
 _MODEL_REFUSAL = re.compile(
     r"NO_ANSWER|NO ANSWER|tidak (ada|terdapat|memuat|menyebutkan|disebutkan)|"
     r"do(es)? not (contain|mention|say|provide)|cannot (be )?answer|not (mentioned|provided)",
@@ -90,6 +119,12 @@ class EvidenceEvent:
     query_vector: Any = None
     # Names, acronyms or numbers of the question that the retrieved articles never mention (qa.grounding).
     missing_names: list[str] = field(default_factory=list)
+    # The days the question asks about (None: it names none, or the caller set the range) and the filter
+    # retrieval ran with.
+    scope: TimeScope | None = None
+    where: ArticleFilter = field(default_factory=ArticleFilter)
+    timeline: bool = False  # the question asks how something developed (qa.timeline)
+    events: list[TimelineEvent] = field(default_factory=list)  # its dated events, in date order
 
 
 @dataclass
@@ -119,6 +154,20 @@ def clean_question(question: str, max_chars: int) -> str:
     return text
 
 
+def date_notice(scope: TimeScope | None, language: Language) -> str:
+    """What the answer says about the dates it used: the question's range as read and the articles' window
+    (and, for a relative date, what it was counted from). Empty when the question names no date."""
+    if scope is None:
+        return ""
+    anchor = ""
+    if scope.relative and scope.anchor and scope.anchor_kind in ANCHOR_NOTE:
+        anchor = ANCHOR_NOTE[scope.anchor_kind][language].format(day=format_day(scope.anchor, language))
+    window = format_range(*scope.publication_window(), language, between=True)
+    return DATE_NOTICE[language].format(
+        scope=format_range(scope.since, scope.until, language), anchor=anchor, window=window
+    )
+
+
 @dataclass
 class QAService:
     settings: Settings
@@ -126,6 +175,7 @@ class QAService:
     _backends: dict[str, Backend] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _anchor: tuple[tuple[int, int], date | None] | None = None
+    _outlets: dict[str, str] = field(default_factory=dict)  # casefolded -> as stored
     _cross_encoder: CrossEncoder | None = None
 
     # --- shared components -------------------------------------------------------------------
@@ -210,10 +260,41 @@ class QAService:
         revision = self.store.revision()
         ARTICLE_TEXTS.sync(self.store, revision)
         if self._anchor is None or self._anchor[0] != revision:
-            days = [r.published for r in self.store.article_records().values() if r.published]
+            records = self.store.article_records().values()
+            days = [r.published for r in records if r.published]
             newest = max(days) if days else ""
             self._anchor = (revision, parse_day(newest) if newest else None)
+            self._outlets = {r.outlet.casefold(): r.outlet for r in records if r.outlet}
         return self._anchor[1]
+
+    def outlet_names(self, outlets: Sequence[str] | str | None) -> tuple[str, ...]:
+        """The store's spelling of each outlet asked for (any case); a clear error for one it lacks."""
+        if not outlets:
+            return ()
+        self.newest_article_day()
+        wanted = [outlets] if isinstance(outlets, str) else list(outlets)
+        unknown = [o for o in wanted if o.strip().casefold() not in self._outlets]
+        if unknown:
+            known = ", ".join(sorted(self._outlets.values())) or "none"
+            raise QuestionError(
+                f"unknown outlet {', '.join(map(repr, unknown))}; the articles are from: {known}"
+            )
+        return tuple(dict.fromkeys(self._outlets[o.strip().casefold()] for o in wanted))
+
+    def time_scope(
+        self, question: str, since: date | None, until: date | None, as_of: date | None
+    ) -> TimeScope | None:
+        """The days a question asks about: the caller's range when given, else the dates the question names
+        (qa.dates), relative ones counted from ``as_of`` or the configured anchor."""
+        if since or until:
+            return TimeScope(since, until, "", "range")
+        if not self.settings.date_handling:
+            return None
+        newest = self.newest_article_day()
+        anchor, kind = (
+            (as_of, "given") if as_of else anchor_day(self.settings.date_anchor, newest, date.today())
+        )
+        return question_scope(question, anchor, kind) if anchor else None
 
     # --- the pipeline -----------------------------------------------------------------------
     def gather(
@@ -224,10 +305,14 @@ class QAService:
         k: int | None = None,
         since: str | date | None = None,
         until: str | date | None = None,
+        outlets: Sequence[str] | str | None = None,
+        as_of: str | date | None = None,
     ) -> EvidenceEvent:
         """Everything before generation: clean, detect the language, rewrite a follow-up, retrieve, select
         the evidence sentences and judge whether they are strong enough to answer from.
 
+        ``since``/``until`` (ISO days) and ``outlets`` filter the articles; without a range, dates named in
+        the question set it (``as_of``: the day relative ones count from, instead of the configured anchor).
         Public because evaluation measures this step on its own (evidence recall) without paying for an LLM.
         """
         s = self.settings
@@ -236,26 +321,44 @@ class QAService:
         language = detect_language(question)
         standalone = standalone_question(question, history, language)
         since_d, until_d = parse_day(since), parse_day(until)
-        newest = self.newest_article_day()  # also drops cached article texts when the store changed
-        if since_d is None and until_d is None:
-            resolved = resolve_relative(question, newest)
-            if resolved:
-                since_d, until_d = resolved
+        self.newest_article_day()  # drops cached article texts when the store changed
+        scope = self.time_scope(standalone, since_d, until_d, parse_day(as_of))
+        window = (
+            (since_d, until_d)
+            if since_d or until_d
+            else scope.publication_window()
+            if scope
+            else (None, None)
+        )
+        where = ArticleFilter(*window, outlets=self.outlet_names(outlets))
+        timeline = is_timeline_question(standalone, scope)
+        # A timeline reads more articles and sentences than one answer: its events are spread over them.
+        k = max(k or s.k, 2 * s.timeline_events) if timeline else k or s.k
+        sentences = max(s.context_sentences, 2 * s.timeline_events) if timeline else s.context_sentences
         embedder = self.embedder
-        query = QueryVectors(*embedder.encode_query_with_tokens(standalone))
+        searched = without_date(standalone, scope)  # the date is now the filter
+        query = QueryVectors(*embedder.encode_query_with_tokens(searched))
         qvec = query.vector
-        passages = self.searcher().search(standalone, language, k or s.k, since_d, until_d, query_vector=qvec)
+        # Within a date or outlet filter the few articles it admits are the candidates, all their chunks too.
+        k = 2 * k if where else k
+        per_article = k if where else None
+        passages = self.searcher().search(
+            searched, language, k, where, query_vector=qvec, per_article=per_article
+        )
         evidence = select_evidence(
             self.store,
             embedder,
-            standalone,
+            searched,
             language,
             query,
             passages,
-            s.context_sentences,
+            sentences,
             scorer=load_scorer() if s.evidence_scorer else None,
             rank_weight=s.evidence_rank_weight,
             reranker=self.cross_encoder if s.evidence_scorer else None,
+            scope=scope,
+            date_weight=s.date_mention_weight,
+            dated_first=timeline,
         )
         missing: list[str] = []
         if s.refuse_missing_names and language == "id" and passages:
@@ -263,7 +366,9 @@ class QAService:
                 ARTICLE_TEXTS.get(self.store, doc_id) for doc_id in dict.fromkeys(p.doc_id for p in passages)
             ]
             missing = missing_names(standalone, texts)
-        decision = decide(language, s, evidence[0].score if evidence else None, missing_names=missing)
+        events = timeline_events(evidence, embedder.encode_symmetric, scope, s) if timeline else []
+        best = max((ev.score for ev in evidence), default=None)
+        decision = decide(language, s, best, missing_names=missing, timeline_events=len(events))
         return EvidenceEvent(
             language,
             standalone,
@@ -273,6 +378,10 @@ class QAService:
             time.perf_counter() - started,
             query_vector=qvec,
             missing_names=missing,
+            scope=scope if scope and scope.expression else None,
+            where=where,
+            timeline=timeline,
+            events=events,
         )
 
     def stream(
@@ -284,10 +393,12 @@ class QAService:
         since: str | date | None = None,
         until: str | date | None = None,
         backend: str | None = None,
+        outlets: Sequence[str] | str | None = None,
+        as_of: str | date | None = None,
     ) -> Iterator[Event]:
         s = self.settings
         started = time.perf_counter()
-        gathered = self.gather(question, history, k=k, since=since, until=until)
+        gathered = self.gather(question, history, k=k, since=since, until=until, outlets=outlets, as_of=as_of)
         yield gathered
         question = clean_question(question, s.max_question_chars)
         language, standalone, evidence = gathered.language, gathered.standalone_question, gathered.evidence
@@ -297,11 +408,17 @@ class QAService:
         name = self.backend_name(backend)
         base = Answer(text="", language=language, refused=False, backend=name, question=question)
         base.standalone_question = standalone
+        base.notice = date_notice(gathered.scope, language)
         if weak or not evidence:
             if gathered.missing_names:
                 base.notice = UNGROUNDED_NOTICE[language].format(names=", ".join(gathered.missing_names))
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
+        if len(gathered.events) >= 2:
+            answered = yield from self._timeline(base, gathered, name, timings, started)
+            if answered is not None:
+                yield AnswerEvent(answered)
+                return
 
         pieces: list[str] = []
         given = evidence
@@ -374,6 +491,68 @@ class QAService:
         timings["total_s"] = time.perf_counter() - started
         base.timings = timings
         yield AnswerEvent(base)
+
+    def _timeline(
+        self, base: Answer, gathered: EvidenceEvent, name: str, timings: dict[str, float], started: float
+    ) -> Iterator[Event]:
+        """A timeline answer (qa.timeline), or None when fewer than two dated events answer the question
+        (then it is answered like any other). Each event line is worded by the backend from its one sentence
+        (quoted by the extractive backend, or where the model's line fails the check) and checked against it.
+        Returns the Answer (a generator's return value) after streaming the lines."""
+        language, events = gathered.language, gathered.events
+        engine = self.backend(name)
+        lines: list[str] = []
+        quoted = name == "extractive"
+        for event in events:
+            body, own = "", replace(event.evidence, n=1)
+            if name != "extractive":
+                try:
+                    raw = "".join(engine.generate(question_for_event(event, language), [own], language))
+                except BackendError as exc:
+                    base.notice, name = FALLBACK_NOTICE[language].format(reason=str(exc)), "extractive"
+                    raw = ""
+                worded = self._verify_event(raw, own, language) if raw else None
+                if worded and worded.text and answer_language(worded.text, language) == language:
+                    body = strip_markers(worded.text)
+            if not body:
+                quote = " ".join(event.evidence.quote.split())
+                checked = self._verify_event(f"«{quote}» [1]", own, language)
+                if not checked.text:
+                    continue
+                body, quoted = f"«{quote}»", True
+            lines.append(timeline_line(event, body, language))
+            if "first_token_s" not in timings:
+                timings["first_token_s"] = time.perf_counter() - started
+            yield TokenEvent(lines[-1] + "\n")
+        kept = [e for e in events if any(line.endswith(f"[{e.evidence.n}]") for line in lines)]
+        if len(kept) < 2:
+            return None
+        base.backend = name if not quoted or name == "extractive" else base.backend
+        base.text = timeline_text(lines, language, quoted)
+        base.citations = [Citation.from_evidence(e.evidence) for e in kept]
+        base.timeline = [timeline_entry(e) for e in kept]
+        cited = {(c.doc_id, c.start) for c in base.citations}
+        base.related = [
+            Citation.from_evidence(ev) for ev in gathered.evidence if (ev.doc_id, ev.start) not in cited
+        ]
+        timings["total_s"] = time.perf_counter() - started
+        base.timings = timings
+        return base
+
+    def _verify_event(self, text: str, event: Evidence, language: Language) -> CheckedAnswer:
+        """A timeline line checked against its one event sentence (that it answers the question is what
+        made it an event: qa.refusal.timeline_event)."""
+        s = self.settings
+        return verify_citations(
+            text,
+            [event],
+            self.embedder,
+            language,
+            s.support_threshold,
+            question="",
+            settings=s,
+            answers_question=False,
+        )
 
     def _verify(
         self, text: str, evidence: Sequence[Evidence], question: str, language: Language

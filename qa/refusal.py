@@ -49,6 +49,11 @@ def cited_answers(score: float, settings: Settings) -> bool:
     return score >= settings.support_min_score
 
 
+def timeline_event(cosine: float, settings: Settings) -> bool:
+    """Whether a dated sentence is an event of the development a timeline question asks about."""
+    return cosine >= settings.timeline_min_cosine
+
+
 def decide(
     language: Language,
     settings: Settings,
@@ -57,14 +62,18 @@ def decide(
     missing_names: Sequence[str] = (),
     model_no_answer: bool = False,
     claims_left: bool = True,
+    timeline_events: int = 0,
 ) -> Decision:
     """The verdict for a question whose best evidence sentence scored ``best_score`` (None: no evidence).
 
     Called before generation (only the first two arguments' evidence is known) and after it (with what the
-    model said and what survived verification); the same inputs always give the same verdict.
+    model said and what survived verification); the same inputs always give the same verdict. A timeline
+    question with two or more events (``timeline_event``) is answered by them; with fewer, like any other.
     """
     if missing_names:
         return Decision(Verdict.REFUSE, "missing-names")
+    if timeline_events >= 2:
+        return Decision(Verdict.ANSWER, "timeline")
     if best_score is None or not answers(best_score, language, settings):
         return Decision(Verdict.REFUSE, "weak-evidence")
     if model_no_answer or not claims_left:

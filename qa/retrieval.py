@@ -13,6 +13,7 @@ import json
 import shutil
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,63 @@ from pydantic import ConfigDict
 from qa.dates import day_number
 from qa.keyword import KeywordIndex
 from qa.types import Language, Passage
+from vectorstore.dates import UNKNOWN_DAY
 from vectorstore.store import NewsStore
 
 
+@dataclass(frozen=True)
+class ArticleFilter:
+    """Which articles a search may return: published ``since``..``until`` (inclusive, either open) and, when
+    ``outlets`` is not empty, from one of those outlets (names as the store holds them).
+
+    Applied inside both retrievers before fusion: as Chroma's ``where`` for dense search and on each BM25 hit
+    (``admits``), both through ``day_number``, so the two agree on every chunk. An undated article is in no
+    date range.
+    """
+
+    since: date | None = None
+    until: date | None = None
+    outlets: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.since or self.until or self.outlets)
+
+    def where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.since or self.until:  # an undated article (day 0) is in no range, open-ended ones included
+            clauses.append({"published_day": {"$gte": day_number(self.since) if self.since else 1}})
+        if self.until:
+            clauses.append({"published_day": {"$lte": day_number(self.until)}})
+        if self.outlets:
+            clauses.append({"outlet": {"$in": list(self.outlets)}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def admits(self, day: int, outlet: str) -> bool:
+        if (self.since or self.until) and day == UNKNOWN_DAY:
+            return False
+        if self.since and day < day_number(self.since):
+            return False
+        if self.until and day > day_number(self.until):
+            return False
+        return not (self.outlets and outlet not in self.outlets)
+
+
+@dataclass
+class ChunkFacets:
+    """Each chunk's publication day and outlet: keyword hits are filtered as Chroma filters dense ones."""
+
+    days: dict[str, int]
+    outlets: dict[str, str]
+
+    def admits(self, cid: str, where: ArticleFilter) -> bool:
+        return where.admits(self.days.get(cid, UNKNOWN_DAY), self.outlets.get(cid, ""))
+
+
 class KeywordIndexCache:
-    """One BM25 index per store (with each chunk's publication day, for date filters on keyword hits),
-    rebuilt only when the store's revision changes.
+    """One BM25 index per store (with each chunk's facets, for filters on keyword hits), rebuilt only when
+    the store's revision changes.
 
     A local store keeps the index on disk beside Chroma's files, stamped with the store revision, so a new
     process (the CLI, a restarted server) loads it without reading a single chunk from Chroma: at 250k chunks
@@ -40,9 +92,9 @@ class KeywordIndexCache:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[int, tuple[tuple[int, int], KeywordIndex, dict[str, int]]] = {}
+        self._cache: dict[int, tuple[tuple[int, int], KeywordIndex, ChunkFacets]] = {}
 
-    def get(self, store: NewsStore) -> tuple[KeywordIndex, dict[str, int]]:
+    def get(self, store: NewsStore) -> tuple[KeywordIndex, ChunkFacets]:
         revision = store.revision()
         with self._lock:
             hit = self._cache.get(id(store))
@@ -59,36 +111,39 @@ class KeywordIndexCache:
             return loaded
 
     @staticmethod
-    def _build(store: NewsStore) -> tuple[KeywordIndex, dict[str, int]]:
-        ids, texts, days = [], [], {}
+    def _build(store: NewsStore) -> tuple[KeywordIndex, ChunkFacets]:
+        ids, texts, facets = [], [], ChunkFacets({}, {})
         for cid, text, meta in store.iter_chunks():
             ids.append(cid)
             texts.append(f"{meta.get('title', '')}\n{text}")
-            days[cid] = int(meta.get("published_day", 0) or 0)
-        return KeywordIndex.build(ids, texts), days
+            facets.days[cid] = int(meta.get("published_day", 0) or 0)
+            facets.outlets[cid] = str(meta.get("outlet", ""))
+        return KeywordIndex.build(ids, texts), facets
 
     @staticmethod
-    def _load(folder: Path, stamp: str) -> tuple[KeywordIndex, dict[str, int]] | None:
+    def _load(folder: Path, stamp: str) -> tuple[KeywordIndex, ChunkFacets] | None:
         """The saved index if written for this very revision; None when missing, stale or unreadable."""
         try:
             if (folder / "REVISION").read_text().strip() != stamp:
                 return None
             index = KeywordIndex.load(folder)
-            days = json.loads((folder / "days.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            raw = json.loads((folder / "facets.json").read_text(encoding="utf-8"))
+            facets = ChunkFacets({k: int(v) for k, v in raw["days"].items()}, dict(raw["outlets"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
-        if set(days) != set(index.ids):
+        if set(facets.days) != set(index.ids):
             return None
-        return index, {cid: int(day) for cid, day in days.items()}
+        return index, facets
 
     @staticmethod
-    def _save(folder: Path, stamp: str, index: KeywordIndex, days: dict[str, int]) -> None:
+    def _save(folder: Path, stamp: str, index: KeywordIndex, facets: ChunkFacets) -> None:
         """Written beside, then swapped in, with the revision stamp last: a crash leaves no stamped half."""
         try:
             tmp = folder.with_name(folder.name + ".tmp")
             shutil.rmtree(tmp, ignore_errors=True)
             index.save(tmp)
-            (tmp / "days.json").write_text(json.dumps(days), encoding="utf-8")
+            payload = {"days": facets.days, "outlets": facets.outlets}
+            (tmp / "facets.json").write_text(json.dumps(payload), encoding="utf-8")
             (tmp / "REVISION").write_text(stamp)
             shutil.rmtree(folder, ignore_errors=True)
             tmp.rename(folder)
@@ -97,23 +152,6 @@ class KeywordIndexCache:
 
 
 KEYWORD_CACHE = KeywordIndexCache()
-
-
-def _date_where(since: date | None, until: date | None) -> dict[str, Any] | None:
-    clauses: list[dict[str, Any]] = []
-    if since:
-        clauses.append({"published_day": {"$gte": day_number(since)}})
-    if until:
-        clauses.append({"published_day": {"$lte": day_number(until)}})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def _in_range(day: int, since: date | None, until: date | None) -> bool:
-    if since and day < day_number(since):
-        return False
-    return not (until and day > day_number(until))
 
 
 def _minmax(values: dict[str, float]) -> dict[str, float]:
@@ -147,24 +185,28 @@ class HybridSearcher:
         query: str,
         language: Language,
         k: int,
-        since: date | None = None,
-        until: date | None = None,
+        where: ArticleFilter | None = None,
         mode: str = "hybrid",
         query_vector: np.ndarray | None = None,
+        per_article: int | None = None,
     ) -> list[Passage]:
-        """``mode`` is 'hybrid', 'dense' or 'bm25' (the latter two are the eval baselines)."""
+        """``mode`` is 'hybrid', 'dense' or 'bm25' (the latter two are the eval baselines). ``where`` limits
+        both retrievers to the articles it admits; ``per_article`` overrides ``max_per_article`` (a filter
+        that admits few articles leaves their other chunks as the only candidates)."""
+        where = where or ArticleFilter()
         qvec = query_vector if query_vector is not None else self.embedder.encode_queries([query])[0]
         dense: dict[str, float] = {}
         metas: dict[str, dict[str, Any]] = {}
         texts: dict[str, str] = {}
         if mode in ("hybrid", "dense"):
-            for cid, text, meta, sim in self.store.query(qvec, self.fetch_k, _date_where(since, until)):
+            for cid, text, meta, sim in self.store.query(qvec, self.fetch_k, where.where()):
                 dense[cid], metas[cid], texts[cid] = sim, meta, text
         bm25: dict[str, float] = {}
         if mode in ("hybrid", "bm25"):
-            index, days = KEYWORD_CACHE.get(self.store)
-            for cid, score in index.search(query, self.fetch_k * 2, language=language):
-                if _in_range(days.get(cid, 0), since, until):
+            index, facets = KEYWORD_CACHE.get(self.store)
+            # A filter leaves fewer hits per fetched one: fetch more so that BM25 still offers fetch_k.
+            for cid, score in index.search(query, self.fetch_k * (8 if where else 2), language=language):
+                if facets.admits(cid, where):
                     bm25[cid] = score
                 if len(bm25) >= self.fetch_k:
                     break
@@ -183,7 +225,9 @@ class HybridSearcher:
             top_bm25 = max(bm25.values()) if bm25 else 1.0
             fused = {cid: (1 - w) * dn.get(cid, 0.0) + w * bm25.get(cid, 0.0) / top_bm25 for cid in texts}
         ranked = sorted(fused, key=fused.__getitem__, reverse=True)
-        return self._diversify(ranked, k, fused, dense, bm25, texts, metas)
+        return self._diversify(
+            ranked, k, fused, dense, bm25, texts, metas, per_article or self.max_per_article
+        )
 
     def _diversify(
         self,
@@ -194,9 +238,10 @@ class HybridSearcher:
         bm25: dict[str, float],
         texts: dict[str, str],
         metas: dict[str, dict[str, Any]],
+        per_article: int,
     ) -> list[Passage]:
-        """At most ``max_per_article`` chunks per article, and one article per near-duplicate story."""
-        per_article: dict[str, int] = {}
+        """At most ``per_article`` chunks per article, and one article per near-duplicate story."""
+        taken: dict[str, int] = {}
         story_owner: dict[str, str] = {}
         out: list[Passage] = []
         for cid in ranked:
@@ -205,9 +250,9 @@ class HybridSearcher:
             story = str(meta.get("story_id", doc_id)) or doc_id
             if story_owner.setdefault(story, doc_id) != doc_id:
                 continue
-            if per_article.get(doc_id, 0) >= self.max_per_article:
+            if taken.get(doc_id, 0) >= per_article:
                 continue
-            per_article[doc_id] = per_article.get(doc_id, 0) + 1
+            taken[doc_id] = taken.get(doc_id, 0) + 1
             out.append(
                 Passage(
                     chunk_id=cid,

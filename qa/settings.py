@@ -62,6 +62,21 @@ class Settings(BaseSettings):
     bm25_weight_en: float = 0.15
     max_chunks_per_article: int = 2
 
+    # --- dates (qa/dates.py) -------------------------------------------------------------------------
+    # Read dates in the question ("29 November 2024", "pada bulan Juni", "pekan lalu") and limit retrieval to
+    # articles published from that day to qa.dates.REPORT_LAG_DAYS after it. Off only to measure what date
+    # handling adds, in the same run (benchmarks/dated_questions.py).
+    date_handling: bool = True
+    # What "kemarin" / "last week" count from: 'today', 'newest' (the newest article's date: an archive read
+    # long after it was written) or an ISO day. The answer's notice says which.
+    date_anchor: str = Field(default="today", pattern=r"^(today|newest|\d{4}-\d{2}-\d{2})$")
+    # With a date in the question, a sentence that mentions a day in its range scores this much higher
+    # (P(answers), so also for refusing and the support check), one that mentions only other days this much
+    # lower (qa.context.date_order_bonus).
+    date_mention_weight: float = Field(default=0.1, ge=0.0, le=1.0)
+    # A question about how something developed gets a dated list of up to this many events (qa/timeline.py).
+    timeline_events: int = Field(default=6, ge=2, le=12)
+
     # --- answering -----------------------------------------------------------------------------
     backend: BackendName = "auto"
     max_question_chars: int = 2000
@@ -114,6 +129,9 @@ class Settings(BaseSettings):
     # 95% of the answer-holding sentences among a question's best three score at least this on the held-out
     # tune questions. Lower than the refusal threshold, which is set on a question's best sentence.
     support_min_score: float = Field(default=0.0573, ge=0.0, le=1.0)
+    # A timeline's events: dated sentences at least this close (e5 cosine) to the question. The scorer's
+    # P(answers), trained on questions with one answer, rates every event of "how did X develop" near 0.
+    timeline_min_cosine: float = Field(default=0.8, ge=0.0, le=1.0)
     # Minimum cosine (e5, query/passage prompts off) between an answer sentence and its cited evidence.
     support_threshold: float = 0.80
     # Worked examples (qa.prompt.EXAMPLES) as earlier chat turns before the question's own: free per question

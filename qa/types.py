@@ -44,6 +44,8 @@ class Evidence:
     url: str = ""
     # The e5 similarity to the question; ``score`` is the evidence scorer's P(answers) (qa.scorer).
     cosine: float = 0.0
+    # The days the sentence mentions (ISO), read against ``published`` (qa.dates.mentioned_days).
+    dates: tuple[str, ...] = ()
 
 
 @dataclass
@@ -58,6 +60,7 @@ class Citation:
     start: int
     end: int
     score: float
+    dates: list[str] = field(default_factory=list)
 
     @classmethod
     def from_evidence(cls, ev: Evidence) -> Citation:
@@ -72,6 +75,7 @@ class Citation:
             start=ev.start,
             end=ev.end,
             score=round(float(ev.score), 4),
+            dates=list(ev.dates),
         )
 
 
@@ -87,6 +91,8 @@ class Answer:
     question: str = ""
     standalone_question: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    # A timeline answer's events in date order: {"day": ISO, "n": citation, "doc_id"} (qa.timeline).
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by ``newsqa ask --json`` and the web ``/ask`` endpoint."""
@@ -101,4 +107,5 @@ class Answer:
             "question": self.question,
             "standalone_question": self.standalone_question,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "timeline": self.timeline,
         }

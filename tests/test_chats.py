@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from qa.chat_export import chat_json, chat_markdown, feedback_question
 from qa.chats import ChatNotFoundError, ChatStore, default_title
+from qa.settings import get_settings
 
 
 @pytest.fixture(scope="module")
@@ -123,12 +124,14 @@ def test_feedback_becomes_question_set_records(tmp_path: Path, answers: dict[str
 
 
 def test_cli_chats_and_feedback(
-    tmp_path: Path, answers: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, answers: dict[str, Any], monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     from qa.cli import main
 
     db = tmp_path / "chats.sqlite3"
     monkeypatch.setenv("NEWSQA_CHATS_DB", str(db))
+    get_settings.cache_clear()  # the CLI reads the process-wide settings; earlier tests may have built them
+    request.addfinalizer(get_settings.cache_clear)
     store = ChatStore(db)
     chat_id, turns = _fill(store, answers)
     store.rate(turns[1], -1, "too short")

@@ -1,11 +1,10 @@
-"""Retrieval on the real sample store: hybrid search, LangChain retriever, date filters, relative dates."""
+"""Retrieval on the real sample store: hybrid search, LangChain retriever, date and outlet filters."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from qa.dates import resolve_relative
-from qa.retrieval import KeywordIndexCache, NewsRetriever
+from qa.retrieval import ArticleFilter, KeywordIndexCache, NewsRetriever
 from tests.conftest import make_settings
 from vectorstore.service import ingest_paths, open_store
 
@@ -30,23 +29,31 @@ def test_langchain_retriever_returns_documents_with_citation_metadata(sample_ser
     assert {"title", "outlet", "published", "start", "end", "score"} <= set(docs[0].metadata)
 
 
-def test_date_filters_restrict_articles(sample_service):
+def test_date_and_outlet_filters_restrict_both_retrievers(sample_service):
     searcher = sample_service.searcher()
-    only_ratification_day = searcher.search(
-        "Korea Utara Rusia", "id", 5, since=date(2024, 11, 12), until=date(2024, 11, 12)
-    )
-    assert {p.doc_id for p in only_ratification_day} == {"002_e8bda2d6a24d6eac"}
-    a = sample_service.answer("Siapa Belousov?", since="2030-01-01")
-    assert a.refused
+    ratification_day = ArticleFilter(date(2024, 11, 12), date(2024, 11, 12))
+    for mode in ("hybrid", "dense", "bm25"):
+        found = searcher.search("Korea Utara Rusia", "id", 5, ratification_day, mode=mode)
+        assert {p.doc_id for p in found} == {"002_e8bda2d6a24d6eac"}, mode
+        liputan6 = searcher.search(
+            "Korea Utara Rusia", "id", 5, ArticleFilter(outlets=("Liputan6.com",)), mode=mode
+        )
+        assert {p.outlet for p in liputan6} == {"Liputan6.com"}, mode
+    # An open-ended range still leaves out undated articles: no date is guessed for them.
+    until = searcher.search("Belousov", "id", 10, ArticleFilter(until=date(2030, 1, 1)), per_article=10)
+    assert {p.doc_id for p in until} == {"000_b6d17de1e838a30c", "002_e8bda2d6a24d6eac"}
+    assert sample_service.answer("Siapa Belousov?", since="2030-01-01").refused
 
 
-def test_relative_dates_resolve_against_the_newest_article():
-    anchor = date(2024, 11, 30)
-    last_week = (date(2024, 11, 17), date(2024, 11, 23))
-    assert resolve_relative("Apa yang terjadi pekan lalu?", anchor) == last_week
-    assert resolve_relative("What happened yesterday?", anchor) == (date(2024, 11, 29), date(2024, 11, 29))
-    assert resolve_relative("Siapa Belousov?", anchor) is None
-    assert resolve_relative("pekan lalu", None) is None
+def test_unknown_outlet_is_a_clear_error(sample_service):
+    import pytest
+
+    from qa.pipeline import QuestionError
+
+    with pytest.raises(QuestionError, match="unknown outlet 'Kompas'.*Liputan6.com"):
+        sample_service.answer("Siapa Belousov?", outlets=["Kompas"], backend="extractive")
+    a = sample_service.answer("Siapa Belousov?", outlets=["LIPUTAN6.COM"], backend="extractive")
+    assert {c.outlet for c in a.citations} == {"Liputan6.com"}
 
 
 def test_saved_keyword_index_is_loaded_without_reading_chunks_and_rebuilt_after_a_change(
@@ -54,7 +61,7 @@ def test_saved_keyword_index_is_loaded_without_reading_chunks_and_rebuilt_after_
 ):
     settings = make_settings(store_copy)
     store = open_store(settings, create=False)
-    built, built_days = KeywordIndexCache().get(store)  # builds and saves beside the store
+    built, built_facets = KeywordIndexCache().get(store)  # builds and saves beside the store
     assert (store_copy / f"bm25-{store.name}" / "REVISION").is_file()
 
     def no_reading():
@@ -62,9 +69,10 @@ def test_saved_keyword_index_is_loaded_without_reading_chunks_and_rebuilt_after_
 
     fresh = open_store(settings, create=False)  # as in a new process
     monkeypatch.setattr(fresh, "iter_chunks", no_reading)
-    loaded, days = KeywordIndexCache().get(fresh)
-    assert list(loaded.ids) == list(built.ids) and days == built_days
-    assert any(day > 0 for day in days.values())  # publication days travel with the saved index
+    loaded, facets = KeywordIndexCache().get(fresh)
+    assert list(loaded.ids) == list(built.ids) and facets == built_facets
+    assert any(day > 0 for day in facets.days.values())  # publication days and outlets travel with the index
+    assert "Liputan6.com" in facets.outlets.values()
 
     # A new article changes the revision: the saved copy is stale and is rebuilt with the new chunks.
     extra = store_copy.parent / "extra.txt"

@@ -21,6 +21,7 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 
+from vectorstore.dates import day_number
 from vectorstore.types import Article, Chunk
 
 PAGE = 2000
@@ -75,12 +76,6 @@ def make_client(path: Path | None, host: str | None = None, port: int = 8000) ->
     assert path is not None
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-
-
-def date_number(iso: str) -> int:
-    """20241130 for '2024-11-30' (0 when unknown): Chroma filters compare numbers, not strings."""
-    digits = iso.replace("-", "")[:8]
-    return int(digits) if len(digits) == 8 and digits.isdigit() else 0
 
 
 @dataclass(frozen=True)
@@ -310,7 +305,7 @@ def _article_metadata(item: ArticleWrite) -> dict[str, Any]:
         "title": a.title,
         "outlet": a.outlet,
         "published": a.published,
-        "published_day": date_number(a.published),
+        "published_day": day_number(a.published),
         "url": a.url,
         "source": a.source,
         "language": a.language,
@@ -324,7 +319,7 @@ def _chunk_metadata(article: Article, chunk: Chunk, story_id: str) -> dict[str, 
         "title": article.title,
         "outlet": article.outlet,
         "published": article.published,
-        "published_day": date_number(article.published),
+        "published_day": day_number(article.published),
         "url": article.url,
         "story_id": story_id,
         "start": chunk.start,
