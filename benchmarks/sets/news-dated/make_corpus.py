@@ -170,7 +170,9 @@ def check_questions(known: set[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--articles", type=Path, default=ROOT / "data" / "articles")
     parser.add_argument("--indosum", type=Path, default=ROOT / "data" / "indosum-news" / "articles.jsonl")
     parser.add_argument("--out", type=Path, default=HERE / "corpus.jsonl")
