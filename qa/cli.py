@@ -103,6 +103,8 @@ def stats(store: Path | None, as_json: bool) -> None:
 @click.option("--k", type=int, default=None, help="Number of passages to retrieve.")
 @click.option("--since", default=None, help="Only articles published on/after this ISO date.")
 @click.option("--until", default=None, help="Only articles published on/before this ISO date.")
+@click.option("--outlet", "outlets", multiple=True, help="Only articles from this outlet (repeatable).")
+@click.option("--as-of", default=None, help="ISO day that 'yesterday', 'pekan lalu' ... count from.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
 @friendly_errors
 def ask(
@@ -112,15 +114,21 @@ def ask(
     k: int | None,
     since: str | None,
     until: str | None,
+    outlets: tuple[str, ...],
+    as_of: str | None,
     as_json: bool,
 ) -> None:
-    """Answer QUESTION (Indonesian or English) from the ingested articles."""
+    """Answer QUESTION (Indonesian or English) from the ingested articles.
+
+    Dates in the question ("pada 29 November 2024", "last week") limit the articles by themselves;
+    --since/--until set the range explicitly. "How did X develop?" gets a dated timeline.
+    """
     from qa.pipeline import AnswerEvent, QAService, TokenEvent
 
     service = QAService(_settings(store, backend=backend))
     final = None
     streamed = False
-    for event in service.stream(question, k=k, since=since, until=until):
+    for event in service.stream(question, k=k, since=since, until=until, outlets=outlets, as_of=as_of):
         if isinstance(event, TokenEvent) and not as_json and sys.stdout.isatty():
             click.echo(event.text, nl=False)
             streamed = True

@@ -14,6 +14,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -346,3 +347,43 @@ def format_table(result: dict[str, Any]) -> str:
         rows.append(("backend", ", ".join(result["backend"])))
     width = max(len(str(k)) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+_TIMELINE_LINE = re.compile(r"^- (?P<when>[^:]+): (?P<body>.*)$")
+
+
+def timeline_scores(text: str, events: Sequence[dict[str, Any]]) -> dict[str, float]:
+    """How well a timeline answer covers a question's gold ``events`` ({"date": ISO day, "answers": [...]}):
+    found (share of events some line mentions), dates right (of those found, the share whose line carries
+    the event's date: its day, or its month for a month line), order right (1 when the found events' lines
+    are in the gold order), all cited (1 when every line has a citation marker).
+
+    An answer that is not a timeline (no '- DATE: ...' lines) finds an event only where its text mentions
+    it, with no date or order credit."""
+    from qa.dates import MONTH_NAMES, format_day
+
+    lines = [m for line in text.splitlines() if (m := _TIMELINE_LINE.match(line.strip()))]
+    found_at: list[int] = []
+    dated = 0
+    for event in events:
+        where = [i for i, m in enumerate(lines) if contains_answer(m["body"], event["answers"])]
+        if not where:
+            if not lines and contains_answer(text, event["answers"]):
+                found_at.append(-1)
+            continue
+        found_at.append(where[0])
+        day = date.fromisoformat(event["date"])
+        when = lines[where[0]]["when"].strip().lower()
+        labels = {
+            format_day(day, lang).lower()
+            for lang in ("id", "en")  # type: ignore[arg-type]
+        } | {f"{MONTH_NAMES[lang][day.month - 1]} {day.year}".lower() for lang in ("id", "en")}  # type: ignore[index]
+        dated += when in labels
+    n = len(events) or 1
+    located = [i for i in found_at if i >= 0]
+    return {
+        "found": len(found_at) / n,
+        "dates_right": dated / len(found_at) if found_at else 0.0,
+        "order_right": float(bool(located) and located == sorted(located) and len(located) == len(found_at)),
+        "all_cited": float(bool(lines) and all(parse_markers(m["body"]) for m in lines)),
+    }

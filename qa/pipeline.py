@@ -267,6 +267,14 @@ class QAService:
             self._outlets = {r.outlet.casefold(): r.outlet for r in records if r.outlet}
         return self._anchor[1]
 
+    def known_outlets(self) -> list[str]:
+        """The outlets the store's articles come from, for pickers (empty when there is no store yet)."""
+        try:
+            self.newest_article_day()
+        except Exception:  # noqa: BLE001 - a missing or unreachable store offers no outlets, and says so elsewhere
+            return []
+        return sorted(self._outlets.values(), key=str.casefold)
+
     def outlet_names(self, outlets: Sequence[str] | str | None) -> tuple[str, ...]:
         """The store's spelling of each outlet asked for (any case); a clear error for one it lacks."""
         if not outlets:

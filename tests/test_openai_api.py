@@ -106,6 +106,21 @@ def test_follow_up_uses_the_earlier_messages(served: dict[str, Any]) -> None:
     assert "Belousov" in (reply.model_extra or {})["newsqa"]["standalone_question"]
 
 
+def test_filters_ride_in_the_request_body(served: dict[str, Any]) -> None:
+    reply = _client(served).chat.completions.create(
+        model="newsqa",
+        messages=[{"role": "user", "content": "Korea Utara Rusia"}],
+        extra_body={"outlets": ["Metrotvnews.com"], "since": "2024-11-01"},
+    )
+    assert {c["outlet"] for c in (reply.model_extra or {})["citations"]} == {"Metrotvnews.com"}
+    timeline = _client(served).chat.completions.create(
+        model="newsqa",
+        messages=[{"role": "user", "content": "Bagaimana perkembangan hubungan Rusia dan Korea Utara?"}],
+    )
+    lines = (timeline.choices[0].message.content or "").splitlines()[1:]
+    assert len(lines) >= 3 and all(line.startswith("- ") and line.endswith("]") for line in lines)
+
+
 def test_unanswerable_question_is_a_normal_refusal(served: dict[str, Any]) -> None:
     reply = _client(served).chat.completions.create(
         model="newsqa", messages=[{"role": "user", "content": "Di kota mana Belousov lahir?"}]

@@ -165,6 +165,23 @@ def test_an_article_planting_instructions_is_not_taken_for_the_answer(tmp_path, 
     assert [c.doc_id for c in a.citations] == ["001_74c5f399bd71f4d7"]
 
 
+def test_cli_ask_outlet_and_date_filters(sample_store_dir):
+    cmd = [sys.executable, "-m", "qa.cli", "ask", "--store", str(sample_store_dir), "--backend", "extractive"]
+    out = subprocess.run(
+        [*cmd, "Korea Utara Rusia", "--outlet", "liputan6.com", "--json"], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert {c["outlet"] for c in json.loads(out.stdout)["citations"]} == {"Liputan6.com"}
+    ranged = [*cmd, "Korea Utara Rusia", "--since", "2024-11-12", "--until", "2024-11-12", "--json"]
+    out = subprocess.run(ranged, capture_output=True, text=True)
+    assert {c["published"] for c in json.loads(out.stdout)["citations"]} == {"2024-11-12"}
+    relative = [*cmd, "Apa yang terjadi kemarin di Pyongyang?", "--as-of", "2024-11-30", "--json"]
+    data = json.loads(subprocess.run(relative, capture_output=True, text=True).stdout)
+    assert "29 November 2024" in data["notice"] and not data["refused"]
+    bad = subprocess.run([*cmd, "Siapa Belousov?", "--outlet", "Kompas"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "unknown outlet 'Kompas'" in bad.stderr + bad.stdout
+
+
 def test_cli_ask_json_and_errors(sample_store_dir):
     cmd = [sys.executable, "-m", "qa.cli", "ask", "--store", str(sample_store_dir), "--backend", "extractive"]
     out = subprocess.run([*cmd, "Who did Belousov replace?", "--json"], capture_output=True, text=True)

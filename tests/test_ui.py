@@ -215,6 +215,20 @@ def test_api_ask_english(app: RunningApp, client: Any) -> None:
     _check_citations(app, result)
 
 
+def test_api_ask_filters_and_dates(client: Any) -> None:
+    only = client.predict("Korea Utara Rusia", [], "", "", ["Metrotvnews.com"], api_name="/ask")
+    assert {c["outlet"] for c in only["citations"]} == {"Metrotvnews.com"}
+    dated = client.predict("Apa yang terjadi di Pyongyang pada 29 November 2024?", [], api_name="/ask")
+    assert {c["doc_id"] for c in dated["citations"]} == {"000_b6d17de1e838a30c"}
+    assert "29 November 2024" in dated["notice"]
+    timeline = client.predict(
+        "How did relations between Russia and North Korea develop?", [], api_name="/ask"
+    )
+    assert [e["day"] for e in timeline["timeline"]] == sorted(e["day"] for e in timeline["timeline"])
+    with pytest.raises(Exception, match="unknown outlet"):
+        client.predict("Siapa Belousov?", [], "", "", ["Kompas"], api_name="/ask")
+
+
 def test_api_follow_up_uses_history(client: Any) -> None:
     history = [
         {"role": "user", "content": "Who did Belousov replace?"},
@@ -308,6 +322,30 @@ def test_browser_marker_of_an_earlier_answer_reopens_its_sources(app: RunningApp
             arg=first_turn,
         )
         page.wait_for_selector("#nqa-sources details[open] mark.nqa-hl-primary")
+    finally:
+        tab.close()
+
+
+def test_browser_timeline_and_outlet_filter(app: RunningApp, browser: Any) -> None:
+    tab = Page(browser, app.url, locale="en-US")
+    page = tab.page
+    try:
+        tab.ask("How did relations between Russia and North Korea develop?")
+        items = page.locator("#nqa-chat .nqa-answer >> nth=-1").locator("ol.nqa-timeline li")
+        assert items.count() >= 3
+        dates = [items.nth(i).locator(".nqa-when").inner_text() for i in range(items.count())]
+        assert dates.index("June 2024") < dates.index("12 November 2024")
+        assert items.nth(0).locator("a.nqa-cite").count() == 1  # each event cites its source
+        # The outlet picker offers the store's outlets; picking one limits the next answer to it.
+        page.click("#nqa-settings > button")
+        page.click("#nqa-outlets input")
+        page.click("ul[role=listbox] li:has-text('Metrotvnews.com')")
+        page.keyboard.press("Escape")
+        tab.ask("Korea Utara Rusia")
+        outlets = page.eval_on_selector_all(
+            "#nqa-sources .nqa-card", "els => els.map(e => e.dataset.outlet || e.innerText)"
+        )
+        assert outlets and all("Metrotvnews.com" in o for o in outlets), outlets
     finally:
         tab.close()
 

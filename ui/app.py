@@ -221,6 +221,10 @@ def _chat_column(settings: Settings, lang0: UILang) -> SimpleNamespace:
             with gr.Row():
                 c.since = gr.Textbox(label=t(lang0, "since_label"), placeholder=t(lang0, "date_placeholder"))
                 c.until = gr.Textbox(label=t(lang0, "until_label"), placeholder=t(lang0, "date_placeholder"))
+                c.outlets = gr.Dropdown(
+                    [], value=[], multiselect=True, label=t(lang0, "outlets_label"),
+                    info=t(lang0, "outlets_info"), elem_id="nqa-outlets",
+                )  # fmt: skip
         with gr.Accordion(t(lang0, "upload"), open=False, elem_id="nqa-upload") as c.upload_box:
             c.hint = gr.HTML(upload_hint(lang0, settings.upload_max_bytes), js_on_load=None)
             c.files = gr.File(
@@ -276,7 +280,9 @@ def _layout(settings: Settings, lang0: UILang) -> SimpleNamespace:
 
 
 def _wire_chat(p: SimpleNamespace, chat: ChatHandlers, saved: SavedChats) -> None:
-    inputs = [p.question, p.chat, p.turns, p.answers, p.chat_id, p.k, p.since, p.until, p.backend, p.lang]
+    inputs = [
+        p.question, p.chat, p.turns, p.answers, p.chat_id, p.k, p.since, p.until, p.outlets, p.backend, p.lang
+    ]  # fmt: skip
     outputs = [
         p.chat,
         p.sources,
@@ -358,6 +364,7 @@ def _labels(p: SimpleNamespace, settings: Settings) -> list[tuple[Any, Callable[
         (p.backend, label("backend_label", info="backend_info")),
         (p.since, label("since_label", placeholder="date_placeholder")),
         (p.until, label("until_label", placeholder="date_placeholder")),
+        (p.outlets, label("outlets_label", info="outlets_info")),
         (p.upload_box, label("upload")),
         (p.hint, lambda ui: upload_hint(ui, settings.upload_max_bytes)),
         (p.files, label("upload_files")),
@@ -416,6 +423,7 @@ def build_app(
         )  # fmt: skip
         demo.load(p.apply_lang, [p.lang, p.current, p.answers], p.lang_targets, js=DETECT_LANG_JS, **PRIVATE)
         demo.load(saved.refresh, [p.chat_id], [p.listing], **PRIVATE)
+        demo.load(lambda: gr.update(choices=service.known_outlets()), None, [p.outlets], **PRIVATE)
         gr.api(_ask_endpoint(service), api_name="ask", concurrency_limit=settings.concurrency_limit)
     demo.queue(default_concurrency_limit=settings.concurrency_limit)
     demo.chat_api = ChatAPI(service, settings)
@@ -423,17 +431,31 @@ def build_app(
 
 
 def _ask_endpoint(service: QAService) -> Callable[..., dict[str, Any]]:
-    def ask(question: str, history: list | None = None) -> dict:  # type: ignore[type-arg]
+    def ask(
+        question: str,
+        history: list | None = None,  # type: ignore[type-arg]
+        since: str = "",
+        until: str = "",
+        outlets: list[str] | None = None,
+    ) -> dict:  # type: ignore[type-arg]
         """Answer a question over the news archive.
 
-        Arguments: the question (Indonesian or English) and the chat history so far (a list of
-        {"role", "content"} messages or [user, assistant] pairs; may be empty). Returns the same JSON as
-        `newsqa ask --json`: text with [n] markers, language, refused, citations (n, doc_id, title, outlet,
-        published, url, quote, start, end, score), related, backend, notice, timings.
+        Arguments: the question (Indonesian or English), the chat history so far (a list of
+        {"role", "content"} messages or [user, assistant] pairs; may be empty), and optional filters:
+        since/until (ISO days of publication) and outlets (names as `newsqa articles list` shows them).
+        Returns the same JSON as `newsqa ask --json`: text with [n] markers, language, refused, citations
+        (n, doc_id, title, outlet, published, url, quote, start, end, score, dates), related, backend,
+        notice, timings, timeline (a timeline answer's events: day, n, doc_id).
         """
         try:
-            answer = service.answer(question, normalize_history(history))
-        except QuestionError as exc:
+            answer = service.answer(
+                question,
+                normalize_history(history),
+                since=since or None,
+                until=until or None,
+                outlets=outlets,
+            )
+        except (QuestionError, ValueError) as exc:
             raise gr.Error(str(exc)) from exc
         except Exception as exc:  # noqa: BLE001 - the client gets a readable message, the log the traceback
             if not isinstance(exc, StoreError):

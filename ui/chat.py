@@ -156,6 +156,7 @@ class ChatHandlers:
         k: float,
         since: str,
         until: str,
+        outlets: list[str] | None,
         backend: str,
         lang: str,
         request: gr.Request,
@@ -183,7 +184,13 @@ class ChatHandlers:
             return
         try:
             events = self.service.stream(
-                text, ex.turns, k=int(k) if k else None, since=day_from, until=day_to, backend=backend or None
+                text,
+                ex.turns,
+                k=int(k) if k else None,
+                since=day_from,
+                until=day_to,
+                outlets=outlets or None,
+                backend=backend or None,
             )
             yield from self._events(ex, events, owner_of(request))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message; the app stays up

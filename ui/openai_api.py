@@ -14,7 +14,8 @@ Choices a reader of this protocol should know:
 * Streaming sends only *verified* text. The model's draft can lose sentences or change citations when it is
   checked against its sources, and a stream cannot take back what it sent, so the stream opens as soon as the
   evidence is found, keeps the connection alive while the model drafts, and then sends the checked answer.
-* Filters ride as extra body fields (``since``, ``until``, ``k``, ``backend``; ``extra_body`` in the client).
+* Filters ride as extra body fields (``since``, ``until``, ``outlets``, ``k``, ``backend``; ``extra_body`` in
+  the client).
 * Every failure is an OpenAI-style ``{"error": {...}}`` body: 4xx for the request's faults, 503 when the
   article store cannot be read; never a traceback.
 """
@@ -88,6 +89,7 @@ class ChatRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=1)
     since: str | None = None
     until: str | None = None
+    outlets: list[str] | None = Field(default=None, max_length=50)
     k: int | None = Field(default=None, ge=1, le=20)
     backend: Literal["auto", "extractive", "llamacpp", "openai"] | None = None
 
@@ -189,7 +191,13 @@ class ChatAPI:
             self.check_key(request)
             body = parse_request(await request.body(), self.settings)
             question, history = split_conversation(body.messages)
-            options = {"k": body.k, "since": body.since, "until": body.until, "backend": body.backend}
+            options = {
+                "k": body.k,
+                "since": body.since,
+                "until": body.until,
+                "outlets": body.outlets,
+                "backend": body.backend,
+            }
             reply = Reply(self.settings.api_model)
             if not body.stream:
                 answer = await run_in_threadpool(self._answer, question, history, options)

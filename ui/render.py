@@ -97,10 +97,16 @@ def answer_html(
 ) -> str:
     """An assistant bubble. Wrapped in a single-line ``<div>`` (a Markdown HTML block), so Markdown syntax
     inside article quotes (``*``, ``#``, ``_``) is shown as typed and only our own tags are markup."""
-    body = link_markers(esc(" ".join(str(text).split())), turn, known)
+    lines = [line for line in str(text).split("\n") if line.strip()]
+    if len(lines) >= 2 and all(line.startswith("- ") for line in lines[1:]):
+        body = timeline_html(lines[0], lines[1:], turn, known)
+    else:
+        body = link_markers(esc(" ".join(str(text).split())), turn, known)
     classes = "nqa-answer nqa-refused" if refused else "nqa-answer"
     parts = [f'<div class="{classes}" data-turn="{esc(turn)}">']
-    if body:
+    if body.startswith('<span class="nqa-text">'):
+        parts.append(body)
+    elif body:
         parts.append(f'<span class="nqa-text">{body}</span>')
     if pending:
         parts.append(f'<span class="nqa-pending">{esc(pending)}</span>')
@@ -108,6 +114,19 @@ def answer_html(
         parts.append(f'<span class="nqa-notice-inline">⚠ {esc(notice)}</span>')
     parts.append("</div>")
     return "".join(parts)
+
+
+def timeline_html(intro: str, lines: Sequence[str], turn: str, known: Iterable[int] | None) -> str:
+    """A timeline answer (qa.timeline: an intro, then '- DATE: event [n]' lines in date order) as a list of
+    dated events, each with its citation link."""
+    items = []
+    for line in lines:
+        when, sep, event = line[2:].partition(": ")
+        if not sep:
+            when, event = "", line[2:]
+        linked = link_markers(esc(" ".join(event.split())), turn, known)
+        items.append(f'<li><span class="nqa-when">{esc(when)}</span> {linked}</li>')
+    return f'<span class="nqa-text">{esc(intro)}</span><ol class="nqa-timeline">{"".join(items)}</ol>'
 
 
 def error_html(message: str) -> str:
@@ -429,6 +448,11 @@ mark.nqa-hl-primary { background: #ffd84d; box-shadow: 0 0 0 1px #e0b400; }
 .nqa-pending { color: var(--body-text-color-subdued); font-style: italic; }
 .nqa-text + .nqa-pending { margin-left: 6px; }
 .nqa-notice-inline { display: block; margin-top: 6px; font-size: 0.85rem; color: #9a5b00; }
+.nqa-timeline { list-style: none; margin: 6px 0 0 0; padding-left: 14px; border-left: 2px solid #c7d2fe; }
+.nqa-timeline li { position: relative; margin: 0 0 8px 0; }
+.nqa-timeline li::before { content: ""; position: absolute; left: -20px; top: 6px; width: 10px; height: 10px;
+  border-radius: 50%; background: #6366f1; }
+.nqa-when { display: block; font-weight: 600; font-size: 0.85rem; color: #4338ca; }
 a.nqa-cite { text-decoration: none !important; margin: 0 1px; }
 .nqa-cite-n { display: inline-flex; align-items: center; justify-content: center; min-width: 1.35em;
   height: 1.35em; padding: 0 4px; border-radius: 0.7em; font-size: 0.75em; font-weight: 700;
