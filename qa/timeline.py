@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.dates import Mention, TimeScope, parse_day
+from qa.dates import Mention, TimeScope, mention_label, parse_day
 from qa.refusal import timeline_event
 from qa.settings import Settings
 from qa.types import Evidence, Language
@@ -119,7 +119,7 @@ def timeline_events(
 def timeline_line(event: Event, body: str, language: Language) -> str:
     """One line of the timeline: '- 29 November 2024: what happened [n]'."""
     body = " ".join(body.split()).rstrip()
-    return f"- {event.when.label(language)}: {body} [{event.evidence.n}]"
+    return f"- {mention_label(event.when, language)}: {body} [{event.evidence.n}]"
 
 
 INTRO: dict[Language, str] = {
@@ -138,7 +138,7 @@ def timeline_text(lines: Sequence[str], language: Language, quoted: bool) -> str
 
 def question_for_event(event: Event, language: Language) -> str:
     """What the model is asked for one event: its own sentence, restated in the question's language."""
-    day = event.when.label(language)
+    day = mention_label(event.when, language)
     if language == "en":
         return f"What happened on {day}, according to source [1]? Answer in one sentence."
     return f"Apa yang terjadi pada {day} menurut sumber [1]? Jawab dalam satu kalimat."

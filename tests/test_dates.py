@@ -11,6 +11,7 @@ from qa.dates import (
     anchor_day,
     day_number,
     format_range,
+    mention_label,
     mentioned_days,
     question_scope,
     without_date,
@@ -81,7 +82,7 @@ def test_sentence_dates_resolve_against_the_article_date():
     ) == (Mention(date(2024, 11, 29), date(2024, 11, 29)),)
     june = mentioned_days("Putin dan Kim menandatangani perjanjian pada bulan Juni.", published)
     assert [m.iso() for m in june] == ["2024-06"]
-    assert june[0].label("en") == "June 2024"
+    assert mention_label(june[0], "en") == "June 2024"
     # A day in December written in a January article is last year's.
     assert mentioned_days("pada 30 Desember lalu", date(2025, 1, 3))[0].first == date(2024, 12, 30)
     # A score or a fraction is not a date, and an undated article gets no guessed year.
@@ -101,3 +102,13 @@ def test_relative_anchor_setting():
     assert anchor_day("today", newest, ANCHOR) == (ANCHOR, "today")
     assert anchor_day("newest", newest, ANCHOR) == (newest, "newest")
     assert anchor_day("2017-05-20", newest, ANCHOR) == (date(2017, 5, 20), "given")
+
+
+def test_chunks_carry_publication_day_and_the_days_they_mention(sample_service):
+    chunks = {cid: meta for cid, _, meta in sample_service.store.iter_chunks()}
+    liputan6 = [m for m in chunks.values() if m["doc_id"] == "000_b6d17de1e838a30c"]
+    assert {m["published_day"] for m in liputan6} == {20241130}
+    assert any("2024-11-29" in m["dates"].split() for m in liputan6)
+    assert any("2024-06" in m["dates"].split() for m in liputan6)
+    undated = [m for m in chunks.values() if m["doc_id"] == "004_61873db0656fb277"]
+    assert all(m["published_day"] == 0 for m in undated)  # no date guessed, not even the ingest day

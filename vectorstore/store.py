@@ -21,7 +21,7 @@ import numpy as np
 from chromadb.api import ClientAPI
 from chromadb.config import Settings as ChromaSettings
 
-from vectorstore.dates import day_number
+from vectorstore.dates import day_number, mention_field
 from vectorstore.types import Article, Chunk
 
 PAGE = 2000
@@ -320,6 +320,8 @@ def _chunk_metadata(article: Article, chunk: Chunk, story_id: str) -> dict[str, 
         "outlet": article.outlet,
         "published": article.published,
         "published_day": day_number(article.published),
+        # The days the chunk mentions (ISO days/months), read against the article's date (never guessed).
+        "dates": mention_field(chunk.text, article.published),
         "url": article.url,
         "story_id": story_id,
         "start": chunk.start,
