@@ -47,11 +47,13 @@ REPORT_LAG_DAYS = 7
 # Weeks, which dateparser does not know in Indonesian: (pattern, days back to the start, back to the end).
 _WEEK_RULES: list[tuple[re.Pattern[str], int, int]] = [
     (re.compile(r"\b(pekan|minggu) (lalu|kemarin)\b|\blast week\b", re.I), 13, 7),
+    (re.compile(r"\bakhir (pekan|minggu) (lalu|kemarin)\b|\blast weekend\b", re.I), 8, 1),
     (re.compile(r"\b(pekan|minggu) ini\b|\bthis week\b", re.I), 6, 0),
     (re.compile(r"\bbulan ini\b|\bthis month\b", re.I), 30, 0),
     (re.compile(r"\btahun ini\b|\bthis year\b", re.I), 365, 0),
     (re.compile(r"\b(hari ini|today)\b", re.I), 0, 0),
 ]
+_CONNECTOR = re.compile(r"\s*(-|–|—|hingga|sampai|s\.?d\.?|to|until|till|through|and|dan)?\s*", re.I)
 _SINCE = re.compile(r"\b(sejak|semenjak|since|after|setelah|sesudah|from)\s*$", re.I)
 _UNTIL = re.compile(r"\b(sampai|hingga|until|till|before|sebelum|up to)\s*$", re.I)
 _DAY_RANGE = re.compile(
@@ -153,22 +155,36 @@ def question_scope(question: str, anchor: date, anchor_kind: str = "today") -> T
     found = search_dates(
         question, languages=["id", "en"], settings={**_SEARCH_SETTINGS, "RELATIVE_BASE": base}
     )
+    dates: list[
+        tuple[int, int, str, date, date, str]
+    ] = []  # start, end, text, first day, last day, precision
+    pos = 0
     for text, _ in found or []:
-        if not _DATE_WORD.search(text):
-            continue
-        parsed = _parse(text, anchor)
+        start = question.find(text, pos)
+        parsed = _parse(text, anchor) if _DATE_WORD.search(text) and start >= 0 else None
         if parsed is None:
             continue
-        day, granularity = parsed
-        since, until = day_span(day, granularity)
-        relative = not re.search(r"\d{4}", text) and not re.search(rf"\b({MONTH_PATTERN})\b", text, re.I)
-        before = question[: question.find(text)]
-        if _SINCE.search(before):
-            until = None
-        elif _UNTIL.search(before):
-            since = None
-        return TimeScope(since, until, text.strip(), granularity, relative, anchor, anchor_kind)  # type: ignore[arg-type]
-    return None
+        pos = start + len(text)
+        dates.append((start, pos, text, *day_span(*parsed), parsed[1]))
+    if not dates:
+        return None
+    start, end, text, since, until, granularity = dates[0]
+    relative = not re.search(r"\d{4}", text) and not re.search(rf"\b({MONTH_PATTERN})\b", text, re.I)
+    if len(dates) > 1 and _CONNECTOR.fullmatch(question[end : dates[1][0]]):
+        # "sejak Juni 2017 hingga Februari 2018", "from September to December 2017": one range.
+        last = dates[1][4]
+        if not re.search(r"\d{4}", text) and re.search(r"\d{4}", dates[1][2]):
+            since = since.replace(year=last.year)  # "September to December 2017": both in 2017
+        if since > last:  # "September to February 2018": the first month is of the year before
+            since = since.replace(year=since.year - 1)
+        expression = question[start : dates[1][1]]
+        return TimeScope(since, last, expression.strip(), "range", relative, anchor, anchor_kind)
+    before = question[:start]
+    if _SINCE.search(before):
+        until = None
+    elif _UNTIL.search(before):
+        since = None
+    return TimeScope(since, until, text.strip(), granularity, relative, anchor, anchor_kind)  # type: ignore[arg-type]
 
 
 _LEAD_IN = re.compile(
@@ -185,7 +201,7 @@ def without_date(question: str, scope: TimeScope | None) -> str:
     if scope is None or not scope.expression or scope.expression not in question:
         return question
     head, _, tail = question.partition(scope.expression)
-    head = _LEAD_IN.sub("", head)
+    head, tail = _LEAD_IN.sub("", head), re.sub(r"^['’]s\b", "", tail)
     text = " ".join(f"{head} {tail}".split())
     text = re.sub(r"\s+([?.!,])", r"\1", text)
     return text if len(text.split()) >= 2 else question

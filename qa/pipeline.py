@@ -373,8 +373,8 @@ class QAService:
             texts = [
                 ARTICLE_TEXTS.get(self.store, doc_id) for doc_id in dict.fromkeys(p.doc_id for p in passages)
             ]
-            missing = missing_names(standalone, texts)
-        events = timeline_events(evidence, embedder.encode_symmetric, scope, s) if timeline else []
+            missing = missing_names(searched, texts)  # the date's digits are the filter's, not names
+        events = timeline_events(evidence, embedder.encode_symmetric, scope, language, s) if timeline else []
         best = max((ev.score for ev in evidence), default=None)
         decision = decide(language, s, best, missing_names=missing, timeline_events=len(events))
         return EvidenceEvent(

@@ -49,9 +49,10 @@ def cited_answers(score: float, settings: Settings) -> bool:
     return score >= settings.support_min_score
 
 
-def timeline_event(cosine: float, settings: Settings) -> bool:
+def timeline_event(cosine: float, language: Language, settings: Settings) -> bool:
     """Whether a dated sentence is an event of the development a timeline question asks about."""
-    return cosine >= settings.timeline_min_cosine
+    floor = settings.timeline_min_cosine_en if language == "en" else settings.timeline_min_cosine_id
+    return cosine >= floor
 
 
 def decide(

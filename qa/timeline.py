@@ -5,7 +5,7 @@ Why built from the evidence rather than written by the model: the dates and the 
 articles (the day a sentence mentions, else its article's publication day; qa.dates), which a small model
 gets wrong; the model only words each event in the question's language, and each line is checked against
 the one sentence it cites like any other answer sentence. Near-duplicate reports of one event (the same news
-from two outlets) are merged into the earliest report.
+from two outlets) are merged into the best-scored report.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ _TIMELINE = re.compile(
     r"|what (has )?happened (this|last|in|during|since|between|over)|what events|developments?)\b",
     re.I,
 )
+_HOW = re.compile(r"^\s*(bagaimana|how)\b", re.I)
 _PERIOD_HAPPENED = re.compile(r"\b(apa yang (telah |sudah )?terjadi|what happened)\b", re.I)
 
 # Two reports of one event: near-identical wording, or close wording within a day of each other.
@@ -45,12 +46,13 @@ def is_timeline_question(question: str, scope: TimeScope | None) -> bool:
     period (a range of days, not one day: "what happened on 29 November" has a single answer)."""
     if _TIMELINE.search(question):
         return True
-    return bool(
-        _PERIOD_HAPPENED.search(question)
-        and scope is not None
-        and scope.since != scope.until
-        and scope.expression
-    )
+    if scope is None or not scope.expression or scope.since == scope.until:
+        return False
+    if _PERIOD_HAPPENED.search(question):
+        return True
+    # "How did X fare from July to October?": "how" over a span of months asks how it went over time.
+    months = (scope.until - scope.since).days > 45 if scope.since and scope.until else True
+    return bool(_HOW.search(question)) and months
 
 
 @dataclass(frozen=True)
@@ -79,13 +81,16 @@ def timeline_events(
     evidence: Sequence[Evidence],
     vectors: Callable[[Sequence[str]], np.ndarray],
     scope: TimeScope | None,
+    language: Language,
     settings: Settings,
 ) -> list[Event]:
     """The dated events of ``evidence`` (best first) in date order, near-duplicates merged, at most
     ``settings.timeline_events``: sentences about the development asked (``qa.refusal.timeline_event``), in
     the question's ``scope`` when it has one; renumbered [1].. in date order."""
     limit = settings.timeline_events
-    relevant = [ev for ev in evidence if timeline_event(ev.cosine, settings) and len(ev.quote.split()) >= 6]
+    relevant = [
+        ev for ev in evidence if timeline_event(ev.cosine, language, settings) and len(ev.quote.split()) >= 6
+    ]
     dated = [Event(when, ev) for ev in relevant if (when := event_day(ev)) is not None]
     # One event per article and day: an article's other sentences about that day are its details. The
     # earliest stands for it: news states its main event first (the lead), then background and reactions.
@@ -110,8 +115,6 @@ def timeline_events(
         ]
         if not same and len(kept) < limit:
             kept.append(i)
-        elif same and e.day < dated[same[0]].day:  # the same event: dated by its earliest report
-            dated[same[0]] = Event(e.when, dated[same[0]].evidence)
     ordered = sorted((dated[i] for i in kept), key=lambda e: (e.day, e.evidence.n))
     return [Event(e.when, replace(e.evidence, n=n)) for n, e in enumerate(ordered, start=1)]
 

@@ -43,6 +43,19 @@ ANCHOR = date(2024, 12, 1)  # a Sunday
         ("Apa yang terjadi kemarin?", date(2024, 11, 30), date(2024, 11, 30), True),
         ("What did he say 3 days ago?", date(2024, 11, 28), date(2024, 11, 28), True),
         ("Apa yang terjadi antara 1 dan 10 Mei 2017?", date(2017, 5, 1), date(2017, 5, 10), False),
+        (
+            "Bagaimana Pansus KPK sejak Juni 2017 hingga Februari 2018?",
+            date(2017, 6, 1),
+            date(2018, 2, 28),
+            False,
+        ),
+        (
+            "How did the crisis develop from September to December 2017?",
+            date(2017, 9, 1),
+            date(2017, 12, 31),
+            False,
+        ),
+        ("Who won last weekend's race?", date(2024, 11, 23), date(2024, 11, 30), True),
     ],
 )
 def test_question_dates_in_both_languages(question, since, until, relative):
@@ -85,6 +98,10 @@ def test_sentence_dates_resolve_against_the_article_date():
     assert mention_label(june[0], "en") == "June 2024"
     # A day in December written in a January article is last year's.
     assert mentioned_days("pada 30 Desember lalu", date(2025, 1, 3))[0].first == date(2024, 12, 30)
+    # Detokenised datelines space the slashes.
+    assert [m.iso() for m in mentioned_days("hari ini, Rabu (15 / 11).", date(2017, 11, 16))] == [
+        "2017-11-15"
+    ]
     # A score or a fraction is not a date, and an undated article gets no guessed year.
     assert mentioned_days("Skor 2/3 dan 10.000 tentara", published) == ()
     assert mentioned_days("pada hari Jumat (29/11)", None) == ()

@@ -72,9 +72,11 @@ MONTH_PATTERN = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY_MONTH = re.compile(rf"\b(\d{{1,2}})\s+({MONTH_PATTERN})\.?(?:\s+(\d{{4}}))?\b", re.I)
 _MONTH_DAY = re.compile(rf"\b({MONTH_PATTERN})\.?\s+(\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(\d{{4}}))?\b", re.I)
 # "29/11/2024" anywhere; "29/11" only as datelines write it, "(29/11)" or "tanggal 29/11", not a score "2/3".
+# Detokenised text spaces the slashes: "(15 / 11)".
 _NUMERIC = re.compile(
-    r"(?:(?<=\()|(?<=tanggal )|(?<=tgl\. )|(?<=tgl ))(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\d/.,]\d)"
-    r"|(?<![\d/.,])(\d{1,2})/(\d{1,2})/(\d{4})(?![\d/.,]\d)",
+    r"(?:(?<=\()|(?<=tanggal )|(?<=tgl\. )|(?<=tgl ))"
+    r"(\d{1,2}) ?/ ?(\d{1,2})(?: ?/ ?(\d{4}|\d{2}))?(?![\d/.,]\d)"
+    r"|(?<![\d/.,])(\d{1,2}) ?/ ?(\d{1,2}) ?/ ?(\d{4})(?![\d/.,]\d)",
     re.I,
 )
 # A month without a day, where it names a time: "pada bulan Juni", "sejak Juni 2024", "in June".
