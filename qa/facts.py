@@ -276,6 +276,27 @@ def _country_words() -> dict[str, frozenset[str]]:
     return {k: frozenset(v) for k, v in out.items()}
 
 
+_DIRECTIONS = (("north", "utara"), ("south", "selatan"), ("east", "timur"), ("west", "barat"))
+# A compass word in a place name, with its translation: both must agree for the name to be the same place.
+COMPASS: dict[str, frozenset[str]] = {w: frozenset(pair) for pair in _DIRECTIONS for w in pair}
+
+
+_COMPASS_NAME = re.compile(
+    r"\b(north|south|east|west)(?:ern)?\s+[A-Z]\w+|\b[A-Z]\w+\s+(utara|selatan|timur|barat)\b", re.I
+)
+
+
+def _compass_missing(claim: str, words: set[str]) -> list[str]:
+    """Compass words of the claim's place names ("South Korea", "Korea Selatan") that the source does not
+    state in either language: "Korea" alone matches both Koreas, so the direction must match too."""
+    out = []
+    for m in _COMPASS_NAME.finditer(claim):
+        direction = (m.group(1) or m.group(2)).lower()
+        if m.group(0)[:1].isupper() and not COMPASS[direction] & words:
+            out.append(m.group(0))
+    return out
+
+
 def _name_found(name: str, pool: set[str]) -> bool:
     if name in pool or _country_words().get(name, frozenset()) & pool:
         return True
@@ -290,7 +311,8 @@ def unsupported_facts(claim: str, source: str, context: str = "") -> list[str]:
     ``context`` (the question) may supply names the claim repeats from it: "Belousov replaced Shoigu" cited
     to "Ia menggantikan Shoigu" is supported when the question named Belousov. A name written in full
     ("Andrei Belousov") is supported when the source names that person by another of its words
-    ("Belousov"); a different person ("Kim Jong Un" for a sentence about Belousov) shares none. Names are
+    ("Belousov"); a different person ("Kim Jong Un" for a sentence about Belousov) shares none; a compass
+    word must match too ("South Korea" for "Korea Utara" is another country). Names are
     matched on their lower-cased words with a short suffix or a small spelling difference allowed; numbers
     by value, also across a scale word ("2,5 juta" / "2.5 million" / "2.500.000"); months by number.
     """
@@ -301,6 +323,7 @@ def unsupported_facts(claim: str, source: str, context: str = "") -> list[str]:
     for run in _name_runs(claim, c.names):
         if not found & set(run):
             missing += [name for name in run if name not in found]
+    missing += _compass_missing(claim, words)
     context_numbers = _numbers(context)
     for value in sorted(c.numbers):
         if value not in s.numbers and value not in context_numbers:

@@ -76,3 +76,11 @@ def test_a_full_name_is_supported_by_the_name_the_source_uses() -> None:
     source = "Belousov, mantan ekonom, menggantikan Sergei Shoigu sebagai menteri pertahanan."
     assert unsupported_facts("Sergei Shoigu was replaced by Andrei Belousov.", source) == []
     assert "jong" in unsupported_facts("Kim Jong Un replaced Sergei Shoigu.", source)
+
+
+def test_a_compass_word_tells_two_places_apart():
+    source = "Menteri Pertahanan Rusia Andrei Belousov bertemu dengan pemimpin Korea Utara Kim Jong Un."
+    claim = "Belousov agreed to strengthen military cooperation between North and South Korea."
+    assert unsupported_facts(claim, source) == ["South Korea"]
+    assert unsupported_facts("Belousov met North Korean leader Kim Jong Un.", source) == []
+    assert unsupported_facts("Belousov bertemu pemimpin Korea Selatan.", source) == ["Korea Selatan"]
