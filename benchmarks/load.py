@@ -4,9 +4,13 @@ Starts ``newsqa serve`` (a real Gradio server) on a free loopback port over a st
 then runs N client threads, each with its own ``gradio_client.Client``, asking the sample questions in a loop
 through the ``/ask`` endpoint until the time is up; requests in flight at the deadline are awaited (bounded by
 a per-request timeout) so that every question asked is either answered or counted as an error. Reports
-throughput, p50/p95 latency and errors per backend; writes docs/benchmarks.md.
+throughput, p50/p95 latency, the server's evidence time (p95 of ``retrieve_s``), the share of answers the
+model wrote and errors per variant; writes docs/benchmarks.md.
 
-Usage: python benchmarks/load.py [--clients 20] [--seconds 60] [--backends extractive,llamacpp]
+Variants: a backend, and for the local model admission control on (``llm_queue_budget_s``, default 10 s:
+busy -> immediate quotes, qa/admission.py) or off (budget 0: every question queues for the model).
+
+Usage: python benchmarks/load.py [--clients 20] [--seconds 60] [--variants extractive,llamacpp:0,llamacpp:10]
 """
 
 from __future__ import annotations
@@ -55,25 +59,29 @@ def wait_up(url: str, proc: subprocess.Popen, timeout_s: float = 600) -> None:
     raise TimeoutError(f"{url} did not come up")
 
 
-def run_load(backend: str, store: Path, clients: int, seconds: float, request_timeout: float) -> dict:
+def run_load(variant: str, store: Path, clients: int, seconds: float, request_timeout: float) -> dict:
     from gradio_client import Client
 
+    backend, _, budget = variant.partition(":")
     port = free_port()
     env = {**os.environ, "NEWSQA_BACKEND": backend, "NEWSQA_CONCURRENCY_LIMIT": "4"}
+    if budget:
+        env["NEWSQA_LLM_QUEUE_BUDGET_S"] = budget
     cmd = [str(Path(sys.executable).with_name("newsqa")), "serve", "--store", str(store), "--port", str(port)]
     log = open(Path(tempfile.gettempdir()) / f"newsqa-load-{backend}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     latencies: list[float] = []
+    evidence: list[float] = []
     errors: list[str] = []
-    refused = 0
+    refused = by_model = 0
     lock = threading.Lock()
     try:
         wait_up(url, proc)
         deadline = time.monotonic() + seconds
 
         def worker(i: int) -> None:
-            nonlocal refused
+            nonlocal refused, by_model
             client = Client(url, verbose=False)
             n = i
             while time.monotonic() < deadline:
@@ -87,7 +95,9 @@ def run_load(backend: str, store: Path, clients: int, seconds: float, request_ti
                     with lock:
                         if ok:
                             latencies.append(time.perf_counter() - started)
+                            evidence.append(float(result.get("timings", {}).get("retrieve_s", 0.0)))
                             refused += bool(result.get("refused"))
+                            by_model += result.get("backend") not in ("extractive", None)
                         else:
                             errors.append(f"empty answer for {q!r}")
                 except Exception as exc:  # noqa: BLE001 - every failure is a counted error
@@ -106,7 +116,11 @@ def run_load(backend: str, store: Path, clients: int, seconds: float, request_ti
         log.close()
     p50, p95 = _report.percentiles(latencies, 50, 95)
     return {
-        "backend": backend,
+        "backend": variant
+        if not budget
+        else f"{backend}, queue budget {budget} s" + (" (off)" if budget == "0" else ""),
+        "evidence_p95_s": _report.percentiles(evidence, 95)[0] if evidence else 0.0,
+        "by_model": by_model,
         "clients": clients,
         "seconds": seconds,
         "answered": len(latencies),
@@ -124,7 +138,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--backends", default="extractive,llamacpp")
+    parser.add_argument("--variants", default="llamacpp:0,llamacpp:10")
     parser.add_argument("--request-timeout", type=float, default=600)
     args = parser.parse_args()
     load_start = _report.banner("load")
@@ -135,21 +149,25 @@ def main() -> None:
         check=True,
     )  # fmt: skip
     rows, results = [], []
-    for backend in args.backends.split(","):
-        r = run_load(backend, store, args.clients, args.seconds, args.request_timeout)
+    for variant in args.variants.split(","):
+        r = run_load(variant, store, args.clients, args.seconds, args.request_timeout)
         results.append(r)
         print(r, flush=True)
         rows.append(
             [
                 r["backend"], r["clients"], f"{r['seconds']:.0f}", r["answered"], r["refused"], r["errors"],
-                f"{r['throughput_qps']:.2f}", f"{r['p50_s']:.2f}", f"{r['p95_s']:.2f}", f"{r['wall_s']:.0f}",
+                f"{r['by_model'] / max(1, r['answered']):.2f}", f"{r['throughput_qps']:.2f}",
+                f"{r['p50_s']:.2f}", f"{r['p95_s']:.2f}", f"{r['evidence_p95_s']:.2f}", f"{r['wall_s']:.0f}",
             ]
         )  # fmt: skip
     load_end = _report.banner("load")
     md = (
         "Concurrent `gradio_client` users calling `/ask` on one `newsqa serve` process (queue concurrency 4) "
         "over the sample articles, loopback only. Questions in flight when the time is up are awaited, so "
-        "`answered + errors` is every question asked; `wall s` includes that drain.\n\n"
+        "`answered + errors` is every question asked; `wall s` includes that drain. p50/p95: a verified "
+        "answer (the model's or quoted), as the client waits for it; evidence p95: the server's retrieval "
+        "and evidence time (`retrieve_s`); by model: the share of answers the model wrote (the rest quoted "
+        "because it was busy, or refused before generation).\n\n"
         + _report.table(
             [
                 "backend",
@@ -158,9 +176,11 @@ def main() -> None:
                 "answered",
                 "refused",
                 "errors",
+                "by model",
                 "answers/s",
                 "p50 s",
                 "p95 s",
+                "evidence p95 s",
                 "wall s",
             ],
             rows,

@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.admission import model_wait
 from qa.backends.base import Backend, BackendError, PromptTimer
 from qa.backends.extractive import ExtractiveBackend
 from qa.citations import MARKER, CheckedAnswer, strip_markers, verify_citations
@@ -94,6 +95,12 @@ ANCHOR_NOTE: dict[str, dict[Language, str]] = {
         "en": " (counted from the newest article, {day})",
     },
     "given": {"id": " (dihitung dari {day})", "en": " (counted from {day})"},
+}
+BUSY_NOTICE: dict[Language, str] = {
+    "id": "Model bahasa sedang sibuk (antrean sekitar {wait} detik); jawaban ini berupa kutipan langsung "
+    "dari artikel. Pilih «Tanya model» untuk menunggu jawabannya.",
+    "en": "The language model is busy (about {wait} s queue); this answer quotes the articles directly. "
+    "Choose “Ask the model” to wait for its answer.",
 }
 _MODEL_REFUSAL = re.compile(
     r"NO_ANSWER|NO ANSWER|tidak (ada|terdapat|memuat|menyebutkan|disebutkan)|"
@@ -403,7 +410,10 @@ class QAService:
         backend: str | None = None,
         outlets: Sequence[str] | str | None = None,
         as_of: str | date | None = None,
+        wait_for_model: bool = False,
     ) -> Iterator[Event]:
+        """The pipeline's events for one question (module docstring). ``wait_for_model``: queue for the
+        language model even when it is busy (qa/admission.py), instead of answering from quotes at once."""
         s = self.settings
         started = time.perf_counter()
         gathered = self.gather(question, history, k=k, since=since, until=until, outlets=outlets, as_of=as_of)
@@ -422,6 +432,13 @@ class QAService:
                 base.notice = UNGROUNDED_NOTICE[language].format(names=", ".join(gathered.missing_names))
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
+        if name != "extractive":
+            wait = model_wait(self.backend(name), s, wait_for_model)
+            if wait is not None:  # answered now from verified quotes; the user may queue for the model
+                name = base.backend = "extractive"
+                base.model_busy = True
+                busy = BUSY_NOTICE[language].format(wait=f"{wait:.0f}")
+                base.notice = f"{busy} {base.notice}".strip()
         if len(gathered.events) >= 2:
             answered = yield from self._timeline(base, gathered, name, timings, started)
             if answered is not None:
@@ -623,10 +640,19 @@ def stream(
     k: int | None = None,
     since: str | date | None = None,
     until: str | date | None = None,
+    outlets: Sequence[str] | str | None = None,
+    as_of: str | date | None = None,
     backend: str | None = None,
+    wait_for_model: bool = False,
 ) -> Iterator[Event]:
-    """Evidence first, then answer text pieces, then the final verified ``Answer``."""
-    return get_service(store).stream(question, history, k=k, since=since, until=until, backend=backend)
+    """Evidence first, then answer text pieces, then the final verified ``Answer``.
+
+    ``since``/``until``: ISO days of publication; ``outlets``: only these outlets; ``as_of``: the day relative
+    dates count from; ``wait_for_model``: queue for the language model even when it is busy."""
+    return get_service(store).stream(
+        question, history, k=k, since=since, until=until, outlets=outlets, as_of=as_of, backend=backend,
+        wait_for_model=wait_for_model,
+    )  # fmt: skip
 
 
 def answer(
@@ -637,7 +663,14 @@ def answer(
     k: int | None = None,
     since: str | date | None = None,
     until: str | date | None = None,
+    outlets: Sequence[str] | str | None = None,
+    as_of: str | date | None = None,
     backend: str | None = None,
+    wait_for_model: bool = False,
 ) -> Answer:
-    """Answer ``question`` from the ingested articles, in its language, with verified [n] citations."""
-    return get_service(store).answer(question, history, k=k, since=since, until=until, backend=backend)
+    """Answer ``question`` from the ingested articles, in its language, with verified [n] citations (the
+    options as for ``stream``)."""
+    return get_service(store).answer(
+        question, history, k=k, since=since, until=until, outlets=outlets, as_of=as_of, backend=backend,
+        wait_for_model=wait_for_model,
+    )  # fmt: skip

@@ -157,6 +157,10 @@ class Settings(BaseSettings):
     # question is refused even when NO_ANSWER was not its top choice (1.0: only when it is).
     llm_abstain_probability: float = Field(default=1.0, gt=0.0, le=1.0)
     llm_timeout_s: float = 60.0
+    # Admission control (qa/admission.py): when a question would wait longer than this for the model (its
+    # queue at the measured time per answer; for a remote server, its recent time to start answering), it is
+    # answered at once from verified quotes with a notice, and the user may queue for the model. 0: never.
+    llm_queue_budget_s: float = Field(default=10.0, ge=0.0, le=3600.0)
     max_new_tokens: int = 200
 
     llamacpp_model_path: Path | None = None

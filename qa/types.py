@@ -93,6 +93,9 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     # A timeline answer's events in date order: {"day": ISO, "n": citation, "doc_id"} (qa.timeline).
     timeline: list[dict[str, Any]] = field(default_factory=list)
+    # Answered from quotes because the language model was busy (qa/admission.py): it can be asked again
+    # with ``wait_for_model``.
+    model_busy: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by ``newsqa ask --json`` and the web ``/ask`` endpoint."""
@@ -108,4 +111,5 @@ class Answer:
             "standalone_question": self.standalone_question,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "timeline": self.timeline,
+            "model_busy": self.model_busy,
         }

@@ -350,6 +350,67 @@ def test_browser_timeline_and_outlet_filter(app: RunningApp, browser: Any) -> No
         tab.close()
 
 
+@pytest.mark.llm
+def test_browser_busy_model_quotes_at_once_and_ask_the_model_waits(
+    sample_store_dir: Path, tmp_path: Path, browser: Any
+) -> None:
+    """Admission control with the real local model in a served app: while three questions hold the model, a
+    third is answered at once from quotes with the busy notice; "Ask the model" then queues it and the
+    model's answer arrives (saved with backend llamacpp)."""
+    pytest.importorskip("llama_cpp", reason="llama-cpp-python (llm extra) is not installed")
+    import threading
+
+    from qa.chats import ChatStore
+
+    store = tmp_path / "store"
+    shutil.copytree(sample_store_dir, store)
+    settings = make_settings(
+        store,
+        backend="llamacpp",
+        llm_timeout_s=600,
+        llm_queue_budget_s=1,
+        chats_db=tmp_path / "chats.sqlite3",
+    )
+    running = launch(settings)
+    service, busy, tab = running.service, [], None
+    try:
+        service.answer("Siapa yang digantikan Belousov?")  # measures how long an answer holds the model
+        engine = service.backend("llamacpp")
+        tab = Page(browser, running.url, locale="id-ID")
+        page = tab.page
+        for question in ("Who did Belousov replace?", "Siapa Belousov?", "Apa profesi Belousov sebelumnya?"):
+            ask = {"wait_for_model": True}  # these queue for the model (they would be quoted otherwise)
+            busy.append(threading.Thread(target=service.answer, args=(question,), kwargs=ask))
+            busy[-1].start()
+        deadline = time.monotonic() + 120
+        while (engine.queue_wait_s() or 0) <= 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        tab.ask("Kapan Korea Utara meratifikasi pakta pertahanan?", timeout_ms=120_000)
+        assert any(t.is_alive() for t in busy)  # answered while the model was still busy
+        last = page.locator("#nqa-chat .nqa-answer >> nth=-1")
+        assert "sibuk" in last.inner_text() and last.locator("a.nqa-cite").count() >= 1
+        page.wait_for_selector("#nqa-ask-model", state="visible")
+        before = page.eval_on_selector_all("#nqa-chat .nqa-answer", "els => els.length")
+        page.click("#nqa-ask-model")
+        page.wait_for_function(
+            """n => document.querySelectorAll('#nqa-chat .nqa-answer').length > n
+                 && !document.querySelector('#nqa-chat .nqa-pending')""",
+            arg=before,
+            timeout=600_000,
+        )
+        chats = ChatStore(settings.chats_path)
+        turns = chats.get(chats.list(None)[0].id).turns
+        assert [t.answer["model_busy"] for t in turns] == [True, False]
+        assert turns[-1].answer["backend"] == "llamacpp" and turns[-1].question == turns[0].question
+        page.wait_for_selector("#nqa-ask-model", state="hidden")
+    finally:
+        for t in busy:
+            t.join()
+        if tab is not None:
+            tab.close()
+        running.demo.close()
+
+
 # --- (3) upload, then ask about the new article -------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ from qa.chats import ChatStore
 from qa.pipeline import QAService, QuestionError, get_service
 from qa.settings import Settings
 from ui.articles import COLUMNS, ArticlesTab
-from ui.chat import ChatHandlers, normalize_history
+from ui.chat import ChatHandlers, ask_model_button, normalize_history
 from ui.chats import SavedChats
 from ui.errors import describe_error
 from ui.i18n import DEFAULT_LANG, UILang, normalize_lang, t
@@ -197,6 +197,9 @@ def _chat_column(settings: Settings, lang0: UILang) -> SimpleNamespace:
         with gr.Group(visible=False, elem_id="nqa-feedback") as c.feedback_box:
             c.feedback_text = gr.Textbox(label=t(lang0, "feedback_comment_down"), elem_id="nqa-feedback-text")
             c.feedback_send = gr.Button(t(lang0, "feedback_send"), size="sm", elem_id="nqa-feedback-send")
+        c.ask_model = gr.Button(
+            t(lang0, "ask_model"), visible=False, size="sm", variant="secondary", elem_id="nqa-ask-model"
+        )
         with gr.Row(equal_height=True):
             c.question = gr.Textbox(
                 show_label=False, placeholder=t(lang0, "question_placeholder"), lines=1, max_lines=4, scale=6,
@@ -294,8 +297,15 @@ def _wire_chat(p: SimpleNamespace, chat: ChatHandlers, saved: SavedChats) -> Non
         p.listing,
         p.chat_title,
     ]
-    p.question.submit(chat.respond, inputs, outputs, **PRIVATE)
-    p.send.click(chat.respond, inputs, outputs, **PRIVATE)
+    p.question.submit(chat.respond, inputs, outputs, **PRIVATE).then(
+        ask_model_button, [p.answers], [p.ask_model], **PRIVATE
+    )
+    p.send.click(chat.respond, inputs, outputs, **PRIVATE).then(
+        ask_model_button, [p.answers], [p.ask_model], **PRIVATE
+    )
+    p.ask_model.click(lambda: gr.update(visible=False), None, [p.ask_model], **PRIVATE).then(
+        chat.ask_model, inputs[1:], outputs, **PRIVATE
+    ).then(ask_model_button, [p.answers], [p.ask_model], **PRIVATE)
     for button, example in zip(p.examples, EXAMPLES, strict=True):
         button.click(lambda q=example: q, None, p.question, **PRIVATE).then(
             chat.respond, inputs, outputs, **PRIVATE
@@ -357,6 +367,7 @@ def _labels(p: SimpleNamespace, settings: Settings) -> list[tuple[Any, Callable[
         (p.chat, label("chat_label", placeholder="chat_placeholder")),
         (p.question, lambda ui: gr.update(placeholder=t(ui, "question_placeholder"))),
         (p.send, value("send")),
+        (p.ask_model, value("ask_model")),
         (p.new, value("new_chat")),
         (p.examples_md, lambda ui: f"**{t(ui, 'examples')}**"),
         (p.settings_box, label("settings")),
@@ -437,15 +448,18 @@ def _ask_endpoint(service: QAService) -> Callable[..., dict[str, Any]]:
         since: str = "",
         until: str = "",
         outlets: list[str] | None = None,
+        wait_for_model: bool = False,
     ) -> dict:  # type: ignore[type-arg]
         """Answer a question over the news archive.
 
         Arguments: the question (Indonesian or English), the chat history so far (a list of
         {"role", "content"} messages or [user, assistant] pairs; may be empty), and optional filters:
-        since/until (ISO days of publication) and outlets (names as `newsqa articles list` shows them).
+        since/until (ISO days of publication), outlets (names as `newsqa articles list` shows them) and
+        wait_for_model (queue for the language model even when it is busy, instead of quotes at once).
         Returns the same JSON as `newsqa ask --json`: text with [n] markers, language, refused, citations
         (n, doc_id, title, outlet, published, url, quote, start, end, score, dates), related, backend,
-        notice, timings, timeline (a timeline answer's events: day, n, doc_id).
+        notice, timings, timeline (a timeline answer's events: day, n, doc_id), model_busy (quoted because
+        the model was busy: ask again with wait_for_model to queue for it).
         """
         try:
             answer = service.answer(
@@ -454,6 +468,7 @@ def _ask_endpoint(service: QAService) -> Callable[..., dict[str, Any]]:
                 since=since or None,
                 until=until or None,
                 outlets=outlets,
+                wait_for_model=bool(wait_for_model),
             )
         except (QuestionError, ValueError) as exc:
             raise gr.Error(str(exc)) from exc

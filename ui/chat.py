@@ -163,6 +163,45 @@ class ChatHandlers:
     ) -> Iterator[tuple[Any, ...]]:
         """Stream one exchange: user bubble, evidence panel, growing answer, then the verified answer, which
         is saved to the conversation's chat."""
+        options = (k, since, until, outlets, backend, lang)
+        yield from self._exchange(question, chat, turns, answers, chat_id, options, request, False)
+
+    def ask_model(
+        self,
+        chat: list[dict[str, Any]] | None,
+        turns: list[dict[str, str]] | None,
+        answers: dict[str, dict[str, Any]] | None,
+        chat_id: str,
+        k: float,
+        since: str,
+        until: str,
+        outlets: list[str] | None,
+        backend: str,
+        lang: str,
+        request: gr.Request,
+    ) -> Iterator[tuple[Any, ...]]:
+        """ "Ask the model": the last question again, queued for the language model even though it is busy
+        (its quoted answer stays in the chat; the model's answer replaces it in the follow-up history)."""
+        history = list(turns or [])
+        if len(history) < 2 or history[-2].get("role") != "user":
+            yield (gr.skip(),) * 9
+            return
+        question, earlier = history[-2]["content"], history[:-2]
+        options = (k, since, until, outlets, backend, lang)
+        yield from self._exchange(question, chat, earlier, answers, chat_id, options, request, True)
+
+    def _exchange(
+        self,
+        question: str,
+        chat: list[dict[str, Any]] | None,
+        turns: list[dict[str, str]] | None,
+        answers: dict[str, dict[str, Any]] | None,
+        chat_id: str,
+        options: tuple[Any, ...],
+        request: gr.Request,
+        wait_for_model: bool,
+    ) -> Iterator[tuple[Any, ...]]:
+        k, since, until, outlets, backend, lang = options
         ui = normalize_lang(lang)
         text = " ".join(str(question or "").split())
         if not text:
@@ -191,6 +230,7 @@ class ChatHandlers:
                 until=day_to,
                 outlets=outlets or None,
                 backend=backend or None,
+                wait_for_model=wait_for_model,
             )
             yield from self._events(ex, events, owner_of(request))
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message; the app stays up
@@ -291,3 +331,9 @@ def chat_choices(chats: ChatStore, owner: str, selected: str | None = None) -> A
         (f"{c.title} · {time.strftime('%Y-%m-%d %H:%M', time.localtime(c.updated))}", c.id) for c in items
     ]
     return gr.update(choices=choices, value=selected if selected in {c.id for c in items} else None)
+
+
+def ask_model_button(answers: dict[str, dict[str, Any]] | None) -> Any:
+    """Show "Ask the model" while the latest answer was quoted because the model was busy."""
+    latest = next(reversed(answers), None) if answers else None
+    return gr.update(visible=bool(latest and answers[latest].get("model_busy")))

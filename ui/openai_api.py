@@ -14,8 +14,8 @@ Choices a reader of this protocol should know:
 * Streaming sends only *verified* text. The model's draft can lose sentences or change citations when it is
   checked against its sources, and a stream cannot take back what it sent, so the stream opens as soon as the
   evidence is found, keeps the connection alive while the model drafts, and then sends the checked answer.
-* Filters ride as extra body fields (``since``, ``until``, ``outlets``, ``k``, ``backend``; ``extra_body`` in
-  the client).
+* Options ride as extra body fields (``since``, ``until``, ``outlets``, ``k``, ``backend``,
+  ``wait_for_model``; ``extra_body`` in the client).
 * Every failure is an OpenAI-style ``{"error": {...}}`` body: 4xx for the request's faults, 503 when the
   article store cannot be read; never a traceback.
 """
@@ -90,6 +90,8 @@ class ChatRequest(BaseModel):
     since: str | None = None
     until: str | None = None
     outlets: list[str] | None = Field(default=None, max_length=50)
+    # Queue for the local model even when it is busy, instead of an immediate quoted answer (qa/admission.py).
+    wait_for_model: bool = Field(default=False, strict=True)
     k: int | None = Field(default=None, ge=1, le=20)
     backend: Literal["auto", "extractive", "llamacpp", "openai"] | None = None
 
@@ -197,6 +199,7 @@ class ChatAPI:
                 "until": body.until,
                 "outlets": body.outlets,
                 "backend": body.backend,
+                "wait_for_model": body.wait_for_model,
             }
             reply = Reply(self.settings.api_model)
             if not body.stream:

@@ -40,3 +40,17 @@ class PromptTimer(Protocol):
     def first_token_s(self, question: str, evidence: Sequence[Evidence], language: Language) -> float | None:
         """Predicted seconds from the call to the first text piece; None while there is no measurement."""
         ...
+
+
+@runtime_checkable
+class QueueAware(Protocol):
+    """A backend that can say how long a new question would wait before the model starts on it.
+
+    Why: a local model answers one question at a time; with many users each answer queues behind the others
+    (20 users waited a median 153 s, docs/benchmarks.md). Knowing the wait, the pipeline answers at once with
+    verified quotes instead (``Settings.llm_queue_budget_s``, qa/admission.py) unless the user asks to wait.
+    """
+
+    def queue_wait_s(self) -> float | None:
+        """Predicted seconds before the model would start on a question asked now; None: no measurement."""
+        ...

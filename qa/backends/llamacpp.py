@@ -40,7 +40,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -218,10 +218,66 @@ class LoadedModel:
     # Measured seconds per newly read prompt token up to the first text piece (prompt reading and the first
     # decoding step folded together): from the prefix warm-up, then a moving average over real answers.
     s_per_token: float | None = None
+    # The queue (qa/admission.py): answers waiting for the lock, when the one holding it started, and the
+    # moving average of how long an answer holds it.
+    waiting: int = 0
+    max_new_tokens: int = 200
+    busy_since: float | None = None
+    answer_s: float | None = None
+    meter: threading.Lock = field(default_factory=threading.Lock)
+
+    def queue_wait_s(self) -> float | None:
+        """Predicted wait before a question asked now gets the model: the answers ahead of it, each at the
+        measured time an answer holds the model, plus what the current one has left."""
+        with self.meter:
+            per_answer = self.answer_s
+            if per_answer is None and self.s_per_token is not None:
+                # Before the first answer is measured (a burst right after start): the prompt speed measured
+                # at warm-up, over a typical question's new tokens plus generation (read ~3x slower).
+                per_answer = self.s_per_token * (_PRIOR_PROMPT_TOKENS + 3 * self.max_new_tokens)
+            if per_answer is None:
+                return None
+            current = 0.0
+            if self.busy_since is not None:
+                current = max(0.0, per_answer - (time.monotonic() - self.busy_since))
+            return self.waiting * per_answer + current
+
+    def enter_queue(self) -> None:
+        with self.meter:
+            self.waiting += 1
+
+    def leave_queue(self, acquired: bool) -> None:
+        with self.meter:
+            self.waiting -= 1
+            if acquired:
+                self.busy_since = time.monotonic()
+
+    def release(self) -> None:
+        """The answer is done: fold its time holding the model into the average, and free the model."""
+        with self.meter:
+            if self.busy_since is not None:
+                held = time.monotonic() - self.busy_since
+                old = self.answer_s
+                self.answer_s = held if old is None else (1 - _SPEED_WEIGHT) * old + _SPEED_WEIGHT * held
+            self.busy_since = None
+        self.lock.release()
 
 
 _MODELS: dict[tuple[str, int, int], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+def _model_key(settings: Settings, path: Path) -> tuple[str, int, int]:
+    return (str(path.resolve()), int(settings.llamacpp_ctx), int(settings.llamacpp_threads))
+
+
+def loaded_model(settings: Settings) -> LoadedModel | None:
+    """The model of this configuration if this process has loaded it (never loads nor assembles it)."""
+    if settings.llamacpp_model_path is not None:
+        path = Path(settings.llamacpp_model_path).expanduser()
+    else:
+        path = Path(settings.model_cache).expanduser() / MODEL_FILENAME
+    return _MODELS.get(_model_key(settings, path))
 
 
 def load_model(settings: Settings) -> LoadedModel:
@@ -231,7 +287,7 @@ def load_model(settings: Settings) -> LoadedModel:
     object; in the service there is one configuration, hence one model in memory.
     """
     path = ensure_model_file(settings)
-    key = (str(path.resolve()), int(settings.llamacpp_ctx), int(settings.llamacpp_threads))
+    key = _model_key(settings, path)
     with _LOAD_LOCK:
         loaded = _MODELS.get(key)
         if loaded is not None:
@@ -257,6 +313,7 @@ def load_model(settings: Settings) -> LoadedModel:
             raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
         load_s = time.perf_counter() - start
         loaded = LoadedModel(llm=llm, lock=threading.Lock(), path=path, load_s=load_s, warmup_s=0.0)
+        loaded.max_new_tokens = int(settings.max_new_tokens)
         warm_prefix(loaded, prompt_style(settings))
         _MODELS[key] = loaded
         return loaded
@@ -305,6 +362,9 @@ def new_tokens(loaded: LoadedModel, prompt_tokens: Sequence[int]) -> int:
 # Weight of the newest answer in the moving average of the prompt speed, and the fewest newly read tokens an
 # answer needs to count (a short read is dominated by the fixed cost of the first decoding step).
 _SPEED_WEIGHT = 0.3
+# New prompt tokens of a typical question (its sources and question after the cached head), for the queue
+# prediction before any answer has been timed.
+_PRIOR_PROMPT_TOKENS = 250
 _SPEED_MIN_TOKENS = 32
 
 
@@ -374,6 +434,11 @@ class LlamaCppBackend:
         warm_prefix(loaded, prompt_style(self.settings))
         return loaded
 
+    def queue_wait_s(self) -> float | None:
+        """``QueueAware``: None until the model is loaded and has answered once."""
+        loaded = loaded_model(self.settings)
+        return loaded.queue_wait_s() if loaded is not None else None
+
     def first_token_s(self, question: str, evidence: Sequence[Evidence], language: Language) -> float | None:
         """Predicted seconds to the first text piece: the prompt's tokens that are not in the KV cache, at
         the speed measured on this host (``PromptTimer``; loads the model if it is not loaded yet).
@@ -440,7 +505,10 @@ class LlamaCppBackend:
         stop: threading.Event,
         out: queue.Queue[tuple[str, Any]],
     ) -> None:
-        if not loaded.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+        loaded.enter_queue()
+        acquired = loaded.lock.acquire(timeout=max(0.0, deadline - time.monotonic()))
+        loaded.leave_queue(acquired)
+        if not acquired:
             out.put((_ERROR, BackendError("llama.cpp is busy with another question and the timeout expired")))
             return
         try:
@@ -483,4 +551,4 @@ class LlamaCppBackend:
         except Exception as exc:  # llama_decode failures surface as RuntimeError
             out.put((_ERROR, BackendError(f"llama.cpp generation failed: {exc!r}")))
         finally:
-            loaded.lock.release()
+            loaded.release()

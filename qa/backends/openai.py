@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from qa.admission import LatencyMeter
 from qa.backends.base import BackendError
 from qa.prompt import chat_messages, prompt_style
 from qa.settings import Settings, get_settings
@@ -47,6 +48,11 @@ class OpenAIBackend:
         self.base_url = self.settings.openai_base_url
         self.timeout_s = float(self.settings.llm_timeout_s)
         self._client: ChatOpenAI | None = None
+        self.latency = LatencyMeter()
+
+    def queue_wait_s(self) -> float | None:
+        """``QueueAware``: how long the server's recent answers took to start (its queue is on the server)."""
+        return self.latency.predicted_wait_s()
 
     def _chat(self) -> ChatOpenAI:
         if self._client is None:
@@ -75,9 +81,13 @@ class OpenAIBackend:
 
         messages = _to_messages(chat_messages(question, evidence, language, prompt_style(self.settings)))
         deadline = time.monotonic() + self.timeout_s
+        started, first = self.latency.start(), True
         try:
             for chunk in self._chat().stream(messages):
                 text = chunk.text
+                if text and first:
+                    self.latency.first_piece(started)
+                    first = False
                 if text:
                     yield text
                 if time.monotonic() > deadline:
@@ -100,3 +110,5 @@ class OpenAIBackend:
             raise BackendError(f"cannot reach OpenAI-compatible server at {self.base_url}: {cause}") from exc
         except (openai.OpenAIError, OSError, ValueError) as exc:
             raise BackendError(f"OpenAI-compatible server at {self.base_url} failed: {exc!r}") from exc
+        finally:
+            self.latency.done()
