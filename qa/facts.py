@@ -16,27 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from qa.keyword import english_stopwords, is_indonesian_word
-
-MONTHS: dict[str, int] = {}
-for _n, _names in enumerate(
-    (
-        ("januari", "january", "jan"),
-        ("februari", "february", "feb", "pebruari"),
-        ("maret", "march", "mar"),
-        ("april", "apr"),
-        ("mei", "may"),
-        ("juni", "june", "jun"),
-        ("juli", "july", "jul"),
-        ("agustus", "august", "aug", "agu", "agt"),
-        ("september", "sep", "sept"),
-        ("oktober", "october", "oct", "okt"),
-        ("november", "nov", "nopember"),
-        ("desember", "december", "dec", "des"),
-    ),
-    start=1,
-):
-    for _name in _names:
-        MONTHS[_name] = _n
+from vectorstore.dates import MONTHS
 
 # Number words that stand for a value in either language ("tiga orang", "three people").
 NUMBER_WORDS: dict[str, float] = {
