@@ -66,6 +66,28 @@ _DATE_WORD = re.compile(
     r"senin|selasa|rabu|kamis|jum'?at|sabtu|ahad|monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
     re.I,
 )
+_YEAR = re.compile(r"\b(1[89]|20)\d\d\b")
+_DAY_MONTH_NUMBER = re.compile(r"\b(\d{1,2}) ?/ ?(\d{1,2})\b")
+
+
+def _is_date_text(text: str) -> bool:
+    """Whether a dateparser match is a date a question means: a month name, a year, a valid "29/11", or a
+    relative or weekday word. Not the modal "may", an ordinal ("15th century"), "26/62" or a year range
+    ("1620-21")."""
+    words = text.lower().split()
+    if not _DATE_WORD.search(text) or words in (["may"], ["in", "may"]) and text.islower():
+        return False
+    numeric = _DAY_MONTH_NUMBER.search(text)
+    if numeric and not 1 <= int(numeric.group(2)) <= 12:
+        return False
+    if re.search(r"\d{4}\s*[-–]\s*\d{2}\b", text):
+        return False
+    has_number = bool(re.search(r"\d", text))
+    named = re.search(rf"\b({MONTH_PATTERN})\b", text, re.I) or _YEAR.search(text) or numeric
+    relative = re.search(r"\b(ago|lalu|yang lalu|sebelumnya)\b", text, re.I)
+    return bool(named or relative) or not has_number
+
+
 _SEARCH_SETTINGS = {"PREFER_DATES_FROM": "past", "DATE_ORDER": "DMY", "RETURN_AS_TIMEZONE_AWARE": False}
 
 Granularity = Literal["day", "week", "month", "year", "range"]
@@ -85,6 +107,7 @@ class TimeScope:
     relative: bool = False
     anchor: date | None = None
     anchor_kind: str = ""
+    filtered: bool = True  # whether it limits articles by publication (not in an undated store)
 
     def publication_window(self) -> tuple[date | None, date | None]:
         """The publication days of articles that can report on the scope: from its first day to
@@ -161,7 +184,7 @@ def question_scope(question: str, anchor: date, anchor_kind: str = "today") -> T
     pos = 0
     for text, _ in found or []:
         start = question.find(text, pos)
-        parsed = _parse(text, anchor) if _DATE_WORD.search(text) and start >= 0 else None
+        parsed = _parse(text, anchor) if _is_date_text(text) and start >= 0 else None
         if parsed is None:
             continue
         pos = start + len(text)

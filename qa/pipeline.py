@@ -164,7 +164,7 @@ def clean_question(question: str, max_chars: int) -> str:
 def date_notice(scope: TimeScope | None, language: Language) -> str:
     """What the answer says about the dates it used: the question's range as read and the articles' window
     (and, for a relative date, what it was counted from). Empty when the question names no date."""
-    if scope is None:
+    if scope is None or not scope.filtered:
         return ""
     anchor = ""
     if scope.relative and scope.anchor and scope.anchor_kind in ANCHOR_NOTE:
@@ -183,6 +183,7 @@ class QAService:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _anchor: tuple[tuple[int, int], date | None] | None = None
     _outlets: dict[str, str] = field(default_factory=dict)  # casefolded -> as stored
+    _dated_share: float = 0.0  # share of the store's articles with a publication date
     _cross_encoder: CrossEncoder | None = None
 
     # --- shared components -------------------------------------------------------------------
@@ -271,8 +272,16 @@ class QAService:
             days = [r.published for r in records if r.published]
             newest = max(days) if days else ""
             self._anchor = (revision, parse_day(newest) if newest else None)
+            self._dated_share = len(days) / len(records) if records else 0.0
             self._outlets = {r.outlet.casefold(): r.outlet for r in records if r.outlet}
         return self._anchor[1]
+
+    def store_is_dated(self) -> bool:
+        """Whether dates in questions filter articles by publication: only in a store where enough articles
+        carry a publication date (``Settings.dated_store_min_share``). In a store of undated text (Wikipedia
+        passages) "tahun 2010" qualifies a fact, and filtering on publication would leave nothing to read."""
+        self.newest_article_day()
+        return self._dated_share >= self.settings.dated_store_min_share
 
     def known_outlets(self) -> list[str]:
         """The outlets the store's articles come from, for pickers (empty when there is no store yet)."""
@@ -338,20 +347,21 @@ class QAService:
         since_d, until_d = parse_day(since), parse_day(until)
         self.newest_article_day()  # drops cached article texts when the store changed
         scope = self.time_scope(standalone, since_d, until_d, parse_day(as_of))
-        window = (
-            (since_d, until_d)
-            if since_d or until_d
-            else scope.publication_window()
-            if scope
-            else (None, None)
-        )
+        window: tuple[date | None, date | None] = (None, None)
+        if since_d or until_d:
+            window = (since_d, until_d)
+        elif scope and self.store_is_dated():
+            window = scope.publication_window()
+        elif scope:  # undated articles (an encyclopaedia): the date only ranks sentences by what they mention
+            scope = replace(scope, filtered=False)
         where = ArticleFilter(*window, outlets=self.outlet_names(outlets))
         timeline = is_timeline_question(standalone, scope)
         # A timeline reads more articles and sentences than one answer: its events are spread over them.
         k = max(k or s.k, 2 * s.timeline_events) if timeline else k or s.k
         sentences = max(s.context_sentences, 2 * s.timeline_events) if timeline else s.context_sentences
         embedder = self.embedder
-        searched = without_date(standalone, scope)  # the date is now the filter
+        # A date that filters is taken out of what is searched and scored; one that does not stays in.
+        searched = without_date(standalone, scope) if scope and scope.filtered else standalone
         query = QueryVectors(*embedder.encode_query_with_tokens(searched))
         qvec = query.vector
         # Within a date or outlet filter the few articles it admits are the candidates, all their chunks too.

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # articles published from that day to qa.dates.REPORT_LAG_DAYS after it. Off only to measure what date
     # handling adds, in the same run (benchmarks/dated_questions.py).
     date_handling: bool = True
+    # ...but only in a store where at least this share of articles has a publication date; elsewhere
+    # (Wikipedia-like text) a date in the question only ranks sentences by the dates they mention.
+    dated_store_min_share: float = Field(default=0.2, ge=0.0, le=1.0)
     # What "kemarin" / "last week" count from: 'today', 'newest' (the newest article's date: an archive read
     # long after it was written) or an ISO day. The answer's notice says which.
     date_anchor: str = Field(default="today", pattern=r"^(today|newest|\d{4}-\d{2}-\d{2})$")

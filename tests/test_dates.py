@@ -77,6 +77,19 @@ def test_questions_without_a_date_have_no_scope(question):
     assert question_scope(question, ANCHOR) is None
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "In what year was there a drought that may have been more extreme?",  # the modal "may"
+        "Who was a French pro-reform Roman Catholic of the 15th century?",  # an ordinal, no month
+        "How many people were lost in Algiers during 1620-21?",  # a span of years, not a day
+        "Tentang apakah kasus Case 26/62?",  # a case number, no month 62
+    ],
+)
+def test_words_that_look_like_dates_are_not(question):
+    assert question_scope(question, ANCHOR) is None
+
+
 def test_a_day_question_reads_articles_published_up_to_a_week_after():
     scope = question_scope("Apa yang terjadi pada 29 November 2024?", ANCHOR)
     assert scope.publication_window() == (date(2024, 11, 29), date(2024, 12, 6))

@@ -29,6 +29,19 @@ def test_a_date_no_article_covers_is_refused_with_the_reason(sample_service):
     assert "29 May 2023" in a.notice
 
 
+def test_in_a_store_of_undated_text_a_date_ranks_sentences_but_filters_nothing(sample_store_dir):
+    from qa.pipeline import QAService
+
+    # The sample store has 2 dated articles of 5; asking for half makes it an "undated" store (as Wikipedia
+    # passages are): "in 2024" then qualifies the fact instead of limiting what is read.
+    undated = QAService(make_settings(sample_store_dir, dated_store_min_share=0.5))
+    g = undated.gather("Kapan Putin dan Kim menandatangani perjanjian pada tahun 2024?")
+    assert not g.where and g.scope is not None and not g.scope.filtered
+    assert {p.doc_id for p in g.passages} - {LIPUTAN6, METRO}  # undated articles are read
+    a = undated.answer("Kapan Putin dan Kim menandatangani perjanjian pada tahun 2024?", backend="extractive")
+    assert not a.refused and "Tanggal dalam pertanyaan" not in a.notice
+
+
 def test_relative_dates_say_what_they_counted_from(sample_store_dir):
     from qa.pipeline import QAService
 
