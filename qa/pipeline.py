@@ -352,7 +352,7 @@ class QAService:
             window = (since_d, until_d)
         elif scope and self.store_is_dated():
             window = scope.publication_window()
-        elif scope:  # undated articles (an encyclopaedia): the date only ranks sentences by what they mention
+        elif scope:  # undated articles (an encyclopaedia): the date is part of the fact asked, not a filter
             scope = replace(scope, filtered=False)
         where = ArticleFilter(*window, outlets=self.outlet_names(outlets))
         timeline = is_timeline_question(standalone, scope)
@@ -382,7 +382,7 @@ class QAService:
             rank_weight=s.evidence_rank_weight,
             reranker=self.cross_encoder if s.evidence_scorer else None,
             scope=scope,
-            date_weight=s.date_mention_weight,
+            date_weight=s.date_mention_weight if scope and scope.filtered else 0.0,
             dated_first=timeline,
         )
         missing: list[str] = []
