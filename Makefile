@@ -103,6 +103,9 @@ bench: install-llm
 	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 60
 	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 40 --variants budget
 	$(PY) benchmarks/tune_prompt.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 30 --variants slow-host
+	$(PY) benchmarks/dated_questions.py --split report
+	$(PY) benchmarks/dated_questions.py --split tune
+	$(PY) benchmarks/dates_undated.py xling-en-id-dev idkmrc-id-dev tydiqa-id-dev
 	$(PY) benchmarks/self_check.py $(EVAL)/articles-dev $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev --limit 80
 	$(PY) benchmarks/latency.py
 	$(PY) benchmarks/scale.py --keep

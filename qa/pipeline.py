@@ -320,6 +320,27 @@ class QAService:
         )
         return question_scope(question, anchor, kind) if anchor else None
 
+    def article_filter(
+        self,
+        question: str,
+        since: date | None,
+        until: date | None,
+        as_of: date | None,
+        outlets: Sequence[str] | str | None,
+    ) -> tuple[TimeScope | None, ArticleFilter]:
+        """The days the question asks about and the filter retrieval runs with: the caller's range, else the
+        question's dates as a publication window (only in a dated store; in undated text the date is part of
+        the fact asked, not a filter), and the outlets asked for."""
+        scope = self.time_scope(question, since, until, as_of)
+        window: tuple[date | None, date | None] = (None, None)
+        if since or until:
+            window = (since, until)
+        elif scope and self.store_is_dated():
+            window = scope.publication_window()
+        elif scope:
+            scope = replace(scope, filtered=False)
+        return scope, ArticleFilter(*window, outlets=self.outlet_names(outlets))
+
     # --- the pipeline -----------------------------------------------------------------------
     def gather(
         self,
@@ -346,15 +367,7 @@ class QAService:
         standalone = standalone_question(question, history, language)
         since_d, until_d = parse_day(since), parse_day(until)
         self.newest_article_day()  # drops cached article texts when the store changed
-        scope = self.time_scope(standalone, since_d, until_d, parse_day(as_of))
-        window: tuple[date | None, date | None] = (None, None)
-        if since_d or until_d:
-            window = (since_d, until_d)
-        elif scope and self.store_is_dated():
-            window = scope.publication_window()
-        elif scope:  # undated articles (an encyclopaedia): the date is part of the fact asked, not a filter
-            scope = replace(scope, filtered=False)
-        where = ArticleFilter(*window, outlets=self.outlet_names(outlets))
+        scope, where = self.article_filter(standalone, since_d, until_d, parse_day(as_of), outlets)
         timeline = is_timeline_question(standalone, scope)
         # A timeline reads more articles and sentences than one answer: its events are spread over them.
         k = max(k or s.k, 2 * s.timeline_events) if timeline else k or s.k
@@ -430,7 +443,7 @@ class QAService:
         yield gathered
         question = clean_question(question, s.max_question_chars)
         language, standalone, evidence = gathered.language, gathered.standalone_question, gathered.evidence
-        weak, retrieve_s, embedder = gathered.weak, gathered.retrieve_s, self.embedder
+        weak, retrieve_s = gathered.weak, gathered.retrieve_s
 
         timings = {"retrieve_s": retrieve_s}
         name = self.backend_name(backend)
@@ -442,13 +455,7 @@ class QAService:
                 base.notice = UNGROUNDED_NOTICE[language].format(names=", ".join(gathered.missing_names))
             yield AnswerEvent(self._refusal(base, evidence, timings, started))
             return
-        if name != "extractive":
-            wait = model_wait(self.backend(name), s, wait_for_model)
-            if wait is not None:  # answered now from verified quotes; the user may queue for the model
-                name = base.backend = "extractive"
-                base.model_busy = True
-                busy = BUSY_NOTICE[language].format(wait=f"{wait:.0f}")
-                base.notice = f"{busy} {base.notice}".strip()
+        name = self._admit(base, name, wait_for_model)
         if len(gathered.events) >= 2:
             answered = yield from self._timeline(base, gathered, name, timings, started)
             if answered is not None:
@@ -459,19 +466,9 @@ class QAService:
         given = evidence
         first_token: float | None = None
         try:
-            # A local LLM reads 45-90 prompt tokens/s on 2 cores: it gets only the strongest sentences, within
-            # a character budget and, when it can predict its own speed, within the first-token budget.
             engine = self.backend(name)
             if name != "extractive":
-                given = evidence[: s.llm_context_sentences]
-                if s.llm_sentence_chars:
-                    given = trim_evidence(given, embedder, gathered.query_vector, s.llm_sentence_chars)
-                given = llm_evidence(given, s.llm_context_sentences, s.llm_context_chars)
-                if s.llm_first_token_s > 0 and isinstance(engine, PromptTimer):
-                    remaining = s.llm_first_token_s - (time.perf_counter() - started)
-                    given = within_deadline(
-                        given, lambda head: engine.first_token_s(standalone, head, language), remaining
-                    )
+                given = self._model_sources(engine, gathered, started)
             for piece in engine.generate(standalone, given, language):
                 if first_token is None:
                     first_token = time.perf_counter() - started
@@ -486,7 +483,26 @@ class QAService:
                 first_token = time.perf_counter() - started
             yield TokenEvent("".join(pieces))
         timings["first_token_s"] = first_token if first_token is not None else time.perf_counter() - started
-        raw = "".join(pieces).strip()
+        checked = self._check_draft("".join(pieces).strip(), base, gathered, given, name)
+        if not checked.text:
+            yield AnswerEvent(self._refusal(base, evidence, timings, started))
+            return
+        base.text = checked.text
+        base.citations = checked.citations
+        cited = {(c.doc_id, c.start) for c in checked.citations}
+        base.related = [Citation.from_evidence(ev) for ev in evidence if (ev.doc_id, ev.start) not in cited]
+        timings["total_s"] = time.perf_counter() - started
+        base.timings = timings
+        yield AnswerEvent(base)
+
+    def _check_draft(
+        self, raw: str, base: Answer, gathered: EvidenceEvent, given: Sequence[Evidence], name: str
+    ) -> CheckedAnswer:
+        """The generated text as it may be shown: checked against its sources, or replaced by quotes (a
+        reply in the wrong language; one the refusal policy says to quote instead), or empty (refuse)."""
+        s, language, standalone, evidence = (
+            self.settings, gathered.language, gathered.standalone_question, gathered.evidence
+        )  # fmt: skip
         words = strip_markers(raw)
         model_refused = not raw or NO_ANSWER in raw
         if base.backend != "extractive":
@@ -510,22 +526,47 @@ class QAService:
             # Nothing the model said can be shown: the refusal policy quotes the best evidence sentence when
             # the scorer is confident it answers the question, and refuses otherwise.
             decision = decide(
-                language, s, evidence[0].score, model_no_answer=model_refused, claims_left=False
+                language,
+                s,
+                max(ev.score for ev in evidence),
+                model_no_answer=model_refused,
+                claims_left=False,
             )
             if decision.verdict == Verdict.QUOTE:
                 base.backend = "extractive"
                 base.notice = base.notice or QUOTED_NOTICE[decision.reason][language]
                 checked = self._quoted(standalone, evidence[:1], language)
-        if not checked.text:
-            yield AnswerEvent(self._refusal(base, evidence, timings, started))
-            return
-        base.text = checked.text
-        base.citations = checked.citations
-        cited = {(c.doc_id, c.start) for c in checked.citations}
-        base.related = [Citation.from_evidence(ev) for ev in evidence if (ev.doc_id, ev.start) not in cited]
-        timings["total_s"] = time.perf_counter() - started
-        base.timings = timings
-        yield AnswerEvent(base)
+        return checked
+
+    def _admit(self, base: Answer, name: str, wait_for_model: bool) -> str:
+        """The backend that answers: ``name``, or the extractive one when the model is busy
+        (qa/admission.py; the answer then says so and can be asked again with ``wait_for_model``)."""
+        if name == "extractive":
+            return name
+        wait = model_wait(self.backend(name), self.settings, wait_for_model)
+        if wait is None:
+            return name
+        base.backend, base.model_busy = "extractive", True
+        busy = BUSY_NOTICE[base.language].format(wait=f"{wait:.0f}")
+        base.notice = f"{busy} {base.notice}".strip()
+        return "extractive"
+
+    def _model_sources(self, engine: Backend, gathered: EvidenceEvent, started: float) -> list[Evidence]:
+        """What a language model reads: a local LLM reads 45-90 prompt tokens/s on 2 cores, so only the
+        strongest sentences, within a character budget and, when it can predict its own speed, within the
+        first-token budget."""
+        s, language, question = self.settings, gathered.language, gathered.standalone_question
+        given = gathered.evidence[: s.llm_context_sentences]
+        if s.llm_sentence_chars:
+            given = trim_evidence(given, self.embedder, gathered.query_vector, s.llm_sentence_chars)
+        given = llm_evidence(given, s.llm_context_sentences, s.llm_context_chars)
+        if s.llm_first_token_s > 0 and isinstance(engine, PromptTimer):
+            remaining = s.llm_first_token_s - (time.perf_counter() - started)
+            timer = engine
+            given = within_deadline(
+                given, lambda head: timer.first_token_s(question, head, language), remaining
+            )
+        return given
 
     def _timeline(
         self, base: Answer, gathered: EvidenceEvent, name: str, timings: dict[str, float], started: float
