@@ -405,6 +405,9 @@ class QAService:
             ]
             missing = missing_names(searched, texts)  # the date's digits are the filter's, not names
         events = timeline_events(evidence, embedder.encode_symmetric, scope, language, s) if timeline else []
+        if timeline and len(events) < 2:  # answered like any question: its best sentences, best first
+            best_first = sorted(evidence, key=lambda ev: ev.score, reverse=True)[: s.context_sentences]
+            evidence = [replace(ev, n=n) for n, ev in enumerate(best_first, start=1)]
         best = max((ev.score for ev in evidence), default=None)
         decision = decide(language, s, best, missing_names=missing, timeline_events=len(events))
         return EvidenceEvent(

@@ -26,14 +26,15 @@ from qa.types import Evidence, Language
 # How people ask for a development or a period, in both languages. The question's own date words ("this
 # week", "pada bulan Juni") make it a period question only together with "what happened".
 _TIMELINE = re.compile(
-    r"\b(perkembangan|berkembang|kronologi|kronologis|linimasa|lini masa|rangkaian peristiwa|"
+    r"\b(perkembangan(?! biak)|kronologi|kronologis|linimasa|lini masa|rangkaian peristiwa|"
     r"apa saja yang (telah |sudah )?terjadi|peristiwa apa saja|"
-    r"bagaimana .{0,60}(berkembang|berjalan|bermula)|"
-    r"timeline|chronology|chronological|sequence of events|how (did|has|have) .{0,80}(develop|unfold|evolve)"
-    r"|what (has )?happened (this|last|in|during|since|between|over)|what events|developments?)\b",
+    r"bagaimana .{0,60}(berkembang(?! biak)|berjalan|bermula)|"
+    r"(a|the) timeline of|timeline of events|chronology|chronological|sequence of events|"
+    r"how (did|has|have) .{0,80}(develop|unfold|evolve)|latest developments|"
+    r"what (has )?happened (this (week|month|year)|last (week|month|year)|since|over the (past|last)))\b",
     re.I,
 )
-_HOW = re.compile(r"^\s*(bagaimana|how)\b", re.I)
+_HOW = re.compile(r"^\s*(bagaimana|how (did|has|have|was|were|is|are))\b", re.I)
 _PERIOD_HAPPENED = re.compile(r"\b(apa yang (telah |sudah )?terjadi|what happened)\b", re.I)
 
 # Two reports of one event: near-identical wording, or close wording within a day of each other.
@@ -46,8 +47,8 @@ def is_timeline_question(question: str, scope: TimeScope | None) -> bool:
     period (a range of days, not one day: "what happened on 29 November" has a single answer)."""
     if _TIMELINE.search(question):
         return True
-    if scope is None or not scope.expression or scope.since == scope.until:
-        return False
+    if scope is None or not scope.expression or not scope.filtered or scope.since == scope.until:
+        return False  # a period of an undated store qualifies a fact ("how did X go in 1979")
     if _PERIOD_HAPPENED.search(question):
         return True
     # "How did X fare from July to October?": "how" over a span of months asks how it went over time.

@@ -109,3 +109,24 @@ def test_timeline_with_the_real_local_model(sample_store_dir):
     worded = [body for _, body, _ in _events(a) if not body.startswith("«")]
     assert worded, a.text  # the model words at least one event in English; every line passed the check
     assert isinstance(service.settings, Settings)
+
+
+@pytest.mark.parametrize(
+    ("question", "timeline"),
+    [
+        ("Bagaimana perkembangan hubungan Rusia dan Korea Utara?", True),
+        ("Kronologi kunjungan Menteri Pertahanan Rusia ke Korea Utara", True),
+        ("How did Ahok's trial unfold between April and May 2017?", True),
+        ("What happened in the Setya Novanto case this week?", True),
+        ("How many medals did the contingent win at the 2016 TAFISA Games?", False),
+        ("Kapan Bryozoa berkembang biak?", False),
+        ("What happened in Pyongyang on 29 November 2024?", False),  # one day: one answer
+    ],
+)
+def test_which_questions_ask_for_a_timeline(question, timeline):
+    from datetime import date
+
+    from qa.dates import question_scope
+    from qa.timeline import is_timeline_question
+
+    assert is_timeline_question(question, question_scope(question, date(2024, 12, 1))) is timeline
