@@ -115,9 +115,6 @@ class TimeScope:
         until = self.until + timedelta(days=REPORT_LAG_DAYS) if self.until else None
         return self.since, until
 
-    def contains(self, day: date) -> bool:
-        return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
-
     def overlaps(self, mention: Mention) -> bool:
         """Whether a mentioned day or month falls in the scope (a month only partly in it counts)."""
         return (self.since is None or mention.last >= self.since) and (
@@ -278,7 +275,3 @@ def anchor_day(setting: str, newest: date | None, today: date) -> tuple[date | N
     if setting == "newest":
         return newest, "newest"
     return parse_day(setting), "given"
-
-
-def is_dated(value: str) -> bool:
-    return day_number(value) != 0

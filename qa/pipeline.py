@@ -276,11 +276,17 @@ class QAService:
             self._outlets = {r.outlet.casefold(): r.outlet for r in records if r.outlet}
         return self._anchor[1]
 
+    def _synced(self) -> None:
+        """The store facts below as of the last sync: ``gather`` syncs once per question (two store calls),
+        so the helpers it calls read them without syncing again; syncs only if never synced."""
+        if self._anchor is None:
+            self.newest_article_day()
+
     def store_is_dated(self) -> bool:
         """Whether dates in questions filter articles by publication: only in a store where enough articles
         carry a publication date (``Settings.dated_store_min_share``). In a store of undated text (Wikipedia
         passages) "tahun 2010" qualifies a fact, and filtering on publication would leave nothing to read."""
-        self.newest_article_day()
+        self._synced()
         return self._dated_share >= self.settings.dated_store_min_share
 
     def known_outlets(self) -> list[str]:
@@ -295,7 +301,7 @@ class QAService:
         """The store's spelling of each outlet asked for (any case); a clear error for one it lacks."""
         if not outlets:
             return ()
-        self.newest_article_day()
+        self._synced()
         wanted = [outlets] if isinstance(outlets, str) else list(outlets)
         unknown = [o for o in wanted if o.strip().casefold() not in self._outlets]
         if unknown:
@@ -314,7 +320,8 @@ class QAService:
             return TimeScope(since, until, "", "range")
         if not self.settings.date_handling:
             return None
-        newest = self.newest_article_day()
+        self._synced()
+        newest = self._anchor[1] if self._anchor else None
         anchor, kind = (
             (as_of, "given") if as_of else anchor_day(self.settings.date_anchor, newest, date.today())
         )
