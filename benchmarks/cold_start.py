@@ -57,7 +57,7 @@ def main() -> None:
     store = open_store(settings, create=False)
     chunks = store.count()
     open_s = time.perf_counter() - start
-    saved = (args.store / f"bm25-{store.name}" / "REVISION").is_file()
+    saved = (args.store / f"bm25-{store.name}" / "manifest.json").is_file()
     start = time.perf_counter()
     KEYWORD_CACHE.get(store)
     keyword_s = time.perf_counter() - start

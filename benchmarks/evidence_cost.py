@@ -25,9 +25,10 @@ from qa.pipeline import QAService  # noqa: E402
 from qa.settings import get_settings  # noqa: E402
 
 VARIANTS: dict[str, dict[str, object]] = {
+    "stage 1 + cross-encoder, both on PyTorch (before ONNX)": {"encoder": "torch"},
     "cosine + rank (baseline)": {"evidence_scorer": False},
     "stage 1 (features)": {"evidence_cross_encoder": False},
-    "stage 1 + cross-encoder (in force)": {},
+    "stage 1 + cross-encoder (in force: int8 e5, fp32 cross-encoder, ONNX Runtime)": {},
 }
 
 
@@ -51,13 +52,13 @@ def main() -> None:
             service.gather(q.question)
             times.append(time.perf_counter() - started)
         p50, p95 = rep.percentiles(times, 50, 95)
-        rows.append([name, len(times), f"{p50 * 1000:.0f}", f"{p95 * 1000:.0f}"])
+        rows.append([name, len(times), f"{p50 * 1000:.0f}", f"{p95 * 1000:.0f}", rep.loadavg()])
         print(rows[-1], flush=True)
     md = (
         f"`QAService.gather` on the first {len(questions)} report-split questions of `{args.set_dir.name}`, "
         "sentence caches emptied before each variant (after one warm-up question), so every first look at "
         "an article pays for encoding its sentences.\n\n"
-        + rep.table(["evidence order", "questions", "gather p50 ms", "p95 ms"], rows)
+        + rep.table(["evidence order", "questions", "gather p50 ms", "p95 ms", "load avg after"], rows)
     )
     rep.write_section("Evidence scorer cost", md, load=(load_start, rep.loadavg()))
     print(md)

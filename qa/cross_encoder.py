@@ -22,7 +22,11 @@ is cut at the end so that the whole is at most :data:`MAX_LENGTH` tokens: S come
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,29 +180,138 @@ class CrossEncoder:
         """
         if not contexts:
             return np.zeros(0, dtype=np.float32)
-        q_ids = encode_question(self.tokenizer, question)
-        rows = [encode_pair(q_ids, c) for c in encode_contexts(self.tokenizer, contexts)]
-        width = max(len(r) for r in rows)
-        ids = torch.full((len(rows), width), PAD_ID, dtype=torch.long)
-        for i, r in enumerate(rows):
-            ids[i, : len(r)] = torch.tensor(r)
-        mask = (ids != PAD_ID).long()
+        ids, mask = pair_batch(self.tokenizer, question, contexts)
         with torch.inference_mode():
-            hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))
-            logits = self.head(pool(hidden.last_hidden_state, mask, self.pooling)).squeeze(-1)
-        return logits.float().numpy()
+            return self.logits(torch.from_numpy(ids), torch.from_numpy(mask)).float().numpy()
+
+    def logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The whole model on a padded batch: what the ONNX export traces."""
+        hidden = self.model(input_ids=ids, attention_mask=mask, token_type_ids=torch.zeros_like(ids))
+        return self.head(pool(hidden.last_hidden_state, mask, self.pooling)).squeeze(-1)
+
+
+def pair_batch(tokenizer: Tokenizer, question: str, contexts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Input ids and attention mask (int64) of every (question, context) pair, padded to the longest."""
+    q_ids = encode_question(tokenizer, question)
+    rows = [encode_pair(q_ids, c) for c in encode_contexts(tokenizer, contexts)]
+    ids = np.full((len(rows), max(len(r) for r in rows)), PAD_ID, dtype=np.int64)
+    for i, r in enumerate(rows):
+        ids[i, : len(r)] = r
+    return ids, (ids != PAD_ID).astype(np.int64)
+
+
+class OnnxCrossEncoder:
+    """The same cross-encoder (rounded base, LoRA merged, head) exported to ONNX and run in fp32 by ONNX
+    Runtime: the same logits to float noise (~1e-6), about 3x faster on two cores (docs/benchmarks.md,
+    "Encoder: torch vs ONNX Runtime"). Not quantised: the refusal and quote thresholds are calibrated on
+    these logits."""
+
+    def __init__(self, model_file: Path, tokenizer: Tokenizer, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = tokenizer
+
+    def score(self, question: str, contexts: list[str]) -> np.ndarray:
+        """As :meth:`CrossEncoder.score`."""
+        if not contexts:
+            return np.zeros(0, dtype=np.float32)
+        ids, mask = pair_batch(self.tokenizer, question, contexts)
+        return self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0].astype(np.float32)
+
+
+def export_onnx(ce: CrossEncoder, out: Path) -> None:
+    """Trace ``ce.logits`` into ``out`` (eager attention and a padded example, so the mask is kept)."""
+    import warnings
+
+    class _Logits(torch.nn.Module):
+        def __init__(self, inner: CrossEncoder) -> None:
+            super().__init__()
+            self.model, self.head, self.inner = inner.model, inner.head, inner
+
+        def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            return self.inner.logits(ids, mask)
+
+    ce.model.config._attn_implementation = "eager"
+    ids = torch.full((2, 16), 5, dtype=torch.long)
+    ids[1, 9:] = PAD_ID
+    mask = (ids != PAD_ID).long()
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about values that are constant for this model
+        torch.onnx.export(
+            _Logits(ce),
+            (ids, mask),
+            str(out),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "logits": {0: "batch"}},
+            opset_version=17,
+            dynamo=False,
+        )
 
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"
-_LOADED: dict[Path, CrossEncoder] = {}
+_LOADED: dict[tuple[Path, bool, int], CrossEncoder | OnnxCrossEncoder] = {}
+ONNX_EXPORT_VERSION = 1
 
 
-def load_cross_encoder(model_cache: Path) -> CrossEncoder:
+def load_cross_encoder(
+    model_cache: Path, onnx: bool = True, threads: int = 0
+) -> CrossEncoder | OnnxCrossEncoder:
     """The committed adapter (qa/models/) on the e5 weights materialised in ``model_cache``, once per process
-    (it is a second 470 MB model: every service and evaluation in the process shares it)."""
+    (it is a second model: every service and evaluation in the process shares it). ``onnx``: run the ONNX
+    export (built into ``model_cache`` on first use, or by ``make install``), else PyTorch. ``threads``:
+    ONNX Runtime intra-op threads, 0 for one per core."""
     from vectorstore.e5_conversion import materialise_e5
 
     base = materialise_e5(Path(model_cache))
-    if base not in _LOADED:
-        _LOADED[base] = CrossEncoder.load(base, MODELS_DIR)
-    return _LOADED[base]
+    key = (base, onnx, threads or os.cpu_count() or 1)
+    if key not in _LOADED:
+        if onnx:
+            tokenizer = Tokenizer.from_file(str(base / "tokenizer.json"))
+            _LOADED[key] = OnnxCrossEncoder(onnx_file(Path(model_cache), base), tokenizer, key[2])
+        else:
+            _LOADED[key] = CrossEncoder.load(base, MODELS_DIR)
+    return _LOADED[key]
+
+
+def onnx_file(model_cache: Path, base: Path) -> Path:
+    """The ONNX export of the committed adapter on ``base``, built first if missing or stale: its folder is
+    named by a hash of the adapter, the base's conversion marker and the torch/onnxruntime versions, written
+    in a temporary sibling and moved into place whole."""
+    from importlib import metadata
+
+    from vectorstore.e5_conversion import MARKER, _exclusive
+
+    h = hashlib.sha256()
+    for path in (MODELS_DIR / ADAPTER_FILE, MODELS_DIR / CONFIG_FILE, base / MARKER):
+        h.update(path.read_bytes())
+    h.update(f"{metadata.version('torch')}|{metadata.version('onnxruntime')}|{ONNX_EXPORT_VERSION}".encode())
+    target = model_cache / f"newsqa-cross-encoder-onnx-{h.hexdigest()[:16]}"
+    model_file = target / "model.onnx"
+    if model_file.is_file():
+        return model_file
+    with _exclusive(model_cache / ".newsqa-cross-encoder-onnx.lock"):
+        if not model_file.is_file():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=model_cache))
+            try:
+                export_onnx(CrossEncoder.load(base, MODELS_DIR), tmp / "model.onnx")
+                tmp.chmod(0o755)
+                os.replace(tmp, target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return model_file
+
+
+if __name__ == "__main__":
+    import sys
+
+    from vectorstore.e5_conversion import materialise_e5
+    from vectorstore.embeddings import default_cache_dir
+
+    cache = Path(sys.argv[1]) if len(sys.argv) > 1 else default_cache_dir()
+    print(f"cross-encoder: {onnx_file(cache, materialise_e5(cache))}")

@@ -26,6 +26,7 @@ from qa.facts import unsupported_facts
 from qa.language import answer_language
 from qa.settings import Settings
 from qa.types import Answer, Citation
+from vectorstore.onnx_encoder import encoder_fingerprint
 
 KS = (1, 5, 10)
 MODES = ("hybrid", "bm25", "dense")
@@ -152,7 +153,8 @@ def corpus_store(settings: Settings, corpus: Path) -> Path:
             h.update(f.name.encode())
             h.update(f.read_bytes())
     h.update(
-        f"{settings.embedding_model}|{settings.chunk_tokens}|{settings.chunk_overlap_sentences}".encode()
+        f"{settings.embedding_model}|{encoder_fingerprint(settings.encoder)}|{settings.chunk_tokens}|"
+        f"{settings.chunk_overlap_sentences}".encode()
     )
     return settings.store.parent / "eval-stores" / h.hexdigest()[:16]
 

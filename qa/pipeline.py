@@ -49,12 +49,11 @@ from qa.timeline import (
     timeline_text,
 )
 from qa.types import Answer, Citation, Evidence, Language, Passage
-from vectorstore.embeddings import get_embedder
-from vectorstore.service import open_store
+from vectorstore.service import open_store, settings_embedder
 from vectorstore.store import NewsStore
 
 if TYPE_CHECKING:
-    from qa.cross_encoder import CrossEncoder
+    from qa.cross_encoder import CrossEncoder, OnnxCrossEncoder
 
 REFUSAL: dict[Language, str] = {
     "id": "Maaf, artikel yang tersedia tidak memuat jawaban untuk pertanyaan ini.",
@@ -184,13 +183,12 @@ class QAService:
     _anchor: tuple[tuple[int, int], date | None] | None = None
     _outlets: dict[str, str] = field(default_factory=dict)  # casefolded -> as stored
     _dated_share: float = 0.0  # share of the store's articles with a publication date
-    _cross_encoder: CrossEncoder | None = None
+    _cross_encoder: CrossEncoder | OnnxCrossEncoder | None = None
 
     # --- shared components -------------------------------------------------------------------
     @property
     def embedder(self) -> Any:
-        s = self.settings
-        return get_embedder(s.embedding_model, s.model_cache, s.embed_batch_size)
+        return settings_embedder(self.settings)
 
     @property
     def store(self) -> NewsStore:
@@ -200,7 +198,7 @@ class QAService:
             return self._store
 
     @property
-    def cross_encoder(self) -> CrossEncoder | None:
+    def cross_encoder(self) -> CrossEncoder | OnnxCrossEncoder | None:
         """The scorer's second stage (qa/cross_encoder.py), loaded once; None when switched off or when the
         embedder is not e5 (the adapter was trained on e5's weights)."""
         s = self.settings
@@ -210,7 +208,9 @@ class QAService:
             if self._cross_encoder is None:
                 from qa.cross_encoder import load_cross_encoder
 
-                self._cross_encoder = load_cross_encoder(s.model_cache)
+                self._cross_encoder = load_cross_encoder(
+                    s.model_cache, onnx=s.encoder != "torch", threads=s.encoder_threads
+                )
             return self._cross_encoder
 
     def searcher(self) -> HybridSearcher:

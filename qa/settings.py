@@ -21,6 +21,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from vectorstore.onnx_encoder import DEFAULT_ENCODER, Encoder
+
 BackendName = Literal["auto", "extractive", "llamacpp", "openai"]
 
 
@@ -46,6 +48,14 @@ class Settings(BaseSettings):
     )
     model_cache: Path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsqa"
     embed_batch_size: int = 32
+    # How e5 runs (docs/benchmarks.md, "Encoder: torch vs ONNX Runtime"): fp32 ONNX Runtime by default
+    # (torch's vectors, far less time per call); "onnx-int8" for faster batches at a measured retrieval cost;
+    # "torch" for comparison (it also runs the evidence cross-encoder on torch). Any other embedding_model
+    # always runs on torch.
+    encoder: Encoder = DEFAULT_ENCODER
+    # Intra-op threads of the encoder; 0 = one per core: fastest on a quiet machine for one question and for
+    # batches; with every core busy one thread answers a single question sooner (measured, same section).
+    encoder_threads: int = Field(default=0, ge=0)
     # Chunks embedded and written per store transaction during ingest (bigger: fewer Chroma round trips;
     # smaller: finer progress and less work redone after a crash).
     ingest_batch_chunks: int = Field(default=128, ge=1)
@@ -215,6 +225,12 @@ class Settings(BaseSettings):
             env_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=_config_file()),
         )
+
+    # --- keyword index beside a Chroma server ------------------------------------------------------
+    # A folder every replica of a Chroma-server deployment can read (a shared volume): the BM25 index is
+    # saved there per store revision, so a replica loads it instead of reading every chunk to rebuild it.
+    # A local store keeps it beside its own files; None with a server: each process builds its own.
+    keyword_index_dir: Path | None = None
 
 
 @lru_cache(maxsize=1)

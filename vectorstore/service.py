@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vectorstore.embeddings import get_embedder
+from vectorstore.embeddings import Embedder, get_embedder
 from vectorstore.ingest import IngestReport, ingest
 from vectorstore.store import NewsStore, make_client
 
@@ -17,12 +17,29 @@ if TYPE_CHECKING:
     from qa.settings import Settings
 
 
+def settings_embedder(settings: Settings) -> Embedder:
+    """The process-wide embedder the settings name (model, cache, batch size, encoder, threads)."""
+    return get_embedder(
+        settings.embedding_model,
+        settings.model_cache,
+        settings.embed_batch_size,
+        settings.encoder,
+        settings.encoder_threads,
+    )
+
+
 def open_store(settings: Settings, create: bool = False) -> NewsStore:
-    embedder = get_embedder(settings.embedding_model, settings.model_cache, settings.embed_batch_size)
+    embedder = settings_embedder(settings)
     client = make_client(settings.store, settings.chroma_host, settings.chroma_port)
     local = None if settings.chroma_host else settings.store
     return NewsStore(
-        client, settings.collection, embedder.model_name, embedder.dimension, create=create, local_path=local
+        client,
+        settings.collection,
+        embedder.model_name,
+        embedder.dimension,
+        create=create,
+        local_path=local,
+        keyword_dir=settings.keyword_index_dir,
     )
 
 
@@ -36,7 +53,7 @@ def ingest_paths(
     on_article: Callable[[int], None] | None = None,
 ) -> IngestReport:
     store = store or open_store(settings, create=True)
-    embedder = get_embedder(settings.embedding_model, settings.model_cache, settings.embed_batch_size)
+    embedder = settings_embedder(settings)
     return ingest(
         paths,
         store,

