@@ -224,8 +224,7 @@ class OnnxCrossEncoder:
 
 
 def export_onnx(ce: CrossEncoder, out: Path) -> None:
-    """Trace ``ce.logits`` into ``out`` (eager attention and a padded example, so the mask is kept)."""
-    import warnings
+    """Trace ``ce.logits`` into ``out`` (eager attention, so the mask is kept)."""
 
     class _Logits(torch.nn.Module):
         def __init__(self, inner: CrossEncoder) -> None:
@@ -235,23 +234,10 @@ def export_onnx(ce: CrossEncoder, out: Path) -> None:
         def forward(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
             return self.inner.logits(ids, mask)
 
+    from vectorstore.onnx_encoder import trace_to_onnx
+
     ce.model.config._attn_implementation = "eager"
-    ids = torch.full((2, 16), 5, dtype=torch.long)
-    ids[1, 9:] = PAD_ID
-    mask = (ids != PAD_ID).long()
-    axes = {0: "batch", 1: "tokens"}
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes about values that are constant for this model
-        torch.onnx.export(
-            _Logits(ce),
-            (ids, mask),
-            str(out),
-            input_names=["input_ids", "attention_mask"],
-            output_names=["logits"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "logits": {0: "batch"}},
-            opset_version=17,
-            dynamo=False,
-        )
+    trace_to_onnx(_Logits(ce), out, "logits", {0: "batch"}, pad_id=PAD_ID)
 
 
 MODELS_DIR = Path(__file__).resolve().parent / "models"

@@ -102,11 +102,8 @@ def _build(model_dir: Path, target: Path, stamp: dict[str, Any]) -> None:
 
 
 def _export(model_dir: Path, out: Path) -> None:
-    """Trace the BERT encoder (token vectors out; pooling stays in numpy, where token vectors are needed too).
-
-    Eager attention and a padded example input: the SDPA path and an all-ones mask let transformers drop the
-    mask while tracing, which would export a graph that ignores padding.
-    """
+    """Trace the BERT encoder (token vectors out; pooling stays in numpy, where token vectors are needed too),
+    with eager attention: the SDPA path may drop the mask while tracing."""
     import torch
     import transformers
     from transformers import AutoModel
@@ -123,19 +120,28 @@ def _export(model_dir: Path, out: Path) -> None:
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
+    trace_to_onnx(_Hidden(model), out, "hidden", {0: "batch", 1: "tokens"})
+
+
+def trace_to_onnx(module: Any, out: Path, output: str, output_axes: dict[int, str], pad_id: int = 1) -> None:
+    """Export ``module(input_ids, attention_mask)`` with dynamic batch and length (also for the evidence
+    cross-encoder). The example batch is padded: traced with an all-ones mask, transformers drops the mask
+    and the graph would ignore padding."""
+    import torch
+
     ids = torch.full((2, 16), 5, dtype=torch.long)
-    mask = torch.ones(2, 16, dtype=torch.long)
-    mask[1, 9:] = 0
+    ids[1, 9:] = pad_id
+    mask = (ids != pad_id).long()
     axes = {0: "batch", 1: "tokens"}
     with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # tracer notes about constants that are constant for this model
+        warnings.simplefilter("ignore")  # tracer notes about values that are constant for these models
         torch.onnx.export(
-            _Hidden(model),
+            module,
             (ids, mask),
             str(out),
             input_names=["input_ids", "attention_mask"],
-            output_names=["hidden"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "hidden": axes},
+            output_names=[output],
+            dynamic_axes={"input_ids": axes, "attention_mask": axes, output: output_axes},
             opset_version=17,
             dynamo=False,
         )

@@ -278,14 +278,7 @@ class NewsStore:
         candidates from SQLite cost more than the HNSW search itself, and a search shows only ``k`` of them
         (docs/benchmarks.md). Chroma returns fewer than ``k`` from a smaller collection, so no count first.
         """
-        if k <= 0:
-            return []
-        got = self.chunks.query(
-            query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
-            n_results=k,
-            where=where or None,
-            include=["distances"],
-        )
+        got = self._nearest(embedding, k, where, ["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(got["ids"][0], got["distances"][0], strict=True)]
 
     @guarded
@@ -293,20 +286,27 @@ class NewsStore:
         self, embedding: np.ndarray, k: int, where: dict[str, Any] | None = None
     ) -> list[tuple[str, str, dict[str, Any], float]]:
         """(chunk id, text, metadata, cosine similarity) best first."""
-        if k <= 0:
-            return []
-        got = self.chunks.query(
-            query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
-            n_results=k,
-            where=where or None,
-            include=["documents", "metadatas", "distances"],
-        )
+        got = self._nearest(embedding, k, where, ["documents", "metadatas", "distances"])
         return [
             (i, d, dict(m), 1.0 - float(dist))
             for i, d, m, dist in zip(
                 got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
             )
         ]
+
+    def _nearest(
+        self, embedding: np.ndarray, k: int, where: dict[str, Any] | None, include: list[str]
+    ) -> dict[str, Any]:
+        if k <= 0:
+            return {key: [[]] for key in ("ids", *include)}
+        return dict(
+            self.chunks.query(
+                query_embeddings=[np.asarray(embedding, dtype=np.float32).tolist()],
+                n_results=k,
+                where=where or None,
+                include=include,  # type: ignore[arg-type]
+            )
+        )
 
     # --- writing ---------------------------------------------------------------------------------
     @guarded
