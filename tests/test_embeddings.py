@@ -191,6 +191,38 @@ def test_concurrent_encoding(any_e5: Embedder) -> None:
         np.testing.assert_allclose(got, expected, atol=1e-5)
 
 
+def test_concurrent_token_encoding_beside_padded_batches(any_e5: Embedder) -> None:
+    # What the web app does under load: one request reads token vectors (which tokenises its prompt) while
+    # another encodes a padded batch. The prompt's tokenisation once reset the shared fast tokenizer's
+    # padding mid-batch ("setting an array element with a sequence", benchmarks/load.py).
+    texts = SENTENCES + TRICKY
+    expected = any_e5.encode_passages(texts)
+    errors: list[Exception] = []
+    mismatched: list[int] = []
+
+    def batches() -> None:
+        for _ in range(25):
+            try:
+                if not np.allclose(any_e5.encode_passages(texts), expected, atol=1e-4):
+                    mismatched.append(1)
+            except Exception as exc:  # reported below, from the main thread
+                errors.append(exc)
+
+    def tokens() -> None:
+        for i in range(80):
+            try:
+                any_e5.encode_query_with_tokens(SENTENCES[i % len(SENTENCES)])
+            except Exception as exc:
+                errors.append(exc)
+
+    threads = [threading.Thread(target=f) for f in (batches, tokens, tokens)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and not mismatched
+
+
 def test_materialise_twice_is_a_no_op(e5: Embedder, e5_cache: Path) -> None:
     folder = e5_cache / MODEL_DIRNAME
     before = {p: p.stat().st_mtime_ns for p in folder.rglob("*")}

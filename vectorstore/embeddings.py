@@ -112,9 +112,11 @@ class Embedder(Embeddings):
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32), []
         tokenizer = self.model.tokenizer
-        skip = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
-        special = set(tokenizer.all_special_ids)
         with self._lock:
+            # Inside the lock: any call of the shared fast tokenizer resets its padding, and one made beside
+            # another thread's padded batch left that batch ragged (a failed answer under load).
+            skip = len(tokenizer(prompt, add_special_tokens=False)["input_ids"]) if prompt else 0
+            special = set(tokenizer.all_special_ids)
             outputs = self.model.encode(
                 texts, prompt=prompt, batch_size=self.batch_size, output_value=None, convert_to_numpy=True
             )
