@@ -8,7 +8,9 @@ throughput, p50/p95 latency, the server's evidence time (p95 of ``retrieve_s``),
 model wrote and errors per variant; writes docs/benchmarks.md.
 
 Variants: a backend, and for the local model admission control on (``llm_queue_budget_s``, default 10 s:
-busy -> immediate quotes, qa/admission.py) or off (budget 0: every question queues for the model).
+busy -> immediate quotes, qa/admission.py) or off (budget 0: every question queues for the model), and
+optionally the model's and the encoders' threads (``llamacpp:5:1:1``: budget 5 s, ``llamacpp_threads=1``,
+``encoder_threads=1`` for e5 and the evidence cross-encoder; an empty field keeps the default).
 
 Usage: python benchmarks/load.py [--clients 20] [--seconds 60] [--variants extractive,llamacpp:0,llamacpp:10]
 """
@@ -62,16 +64,24 @@ def wait_up(url: str, proc: subprocess.Popen, timeout_s: float = 600) -> None:
 def run_load(variant: str, store: Path, clients: int, seconds: float, request_timeout: float) -> dict:
     from gradio_client import Client
 
-    backend, _, budget = variant.partition(":")
+    backend, _, rest = variant.partition(":")
+    budget, _, rest = rest.partition(":")
+    threads, _, encoder_threads = rest.partition(":")
     port = free_port()
     env = {**os.environ, "NEWSQA_BACKEND": backend, "NEWSQA_CONCURRENCY_LIMIT": "4"}
     if budget:
         env["NEWSQA_LLM_QUEUE_BUDGET_S"] = budget
+    if threads:
+        env["NEWSQA_LLAMACPP_THREADS"] = threads
+    if encoder_threads:
+        env["NEWSQA_ENCODER_THREADS"] = encoder_threads
     cmd = [str(Path(sys.executable).with_name("newsqa")), "serve", "--store", str(store), "--port", str(port)]
-    log = open(Path(tempfile.gettempdir()) / f"newsqa-load-{backend}.log", "wb")  # noqa: SIM115
+    log = open(Path(tempfile.gettempdir()) / f"newsqa-load-{variant.replace(':', '-')}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     latencies: list[float] = []
+    quoted: list[float] = []
+    waited: list[float] = []
     evidence: list[float] = []
     errors: list[str] = []
     refused = by_model = 0
@@ -94,10 +104,20 @@ def run_load(variant: str, store: Path, clients: int, seconds: float, request_ti
                     ok = isinstance(result, dict) and result.get("text")
                     with lock:
                         if ok:
-                            latencies.append(time.perf_counter() - started)
-                            evidence.append(float(result.get("timings", {}).get("retrieve_s", 0.0)))
+                            took = time.perf_counter() - started
+                            timings = result.get("timings", {})
+                            latencies.append(took)
+                            evidence.append(float(timings.get("retrieve_s", 0.0)))
+                            waited.append(max(0.0, took - float(timings.get("total_s", 0.0))))
                             refused += bool(result.get("refused"))
-                            by_model += result.get("backend") not in ("extractive", None)
+                            # A refusal carries the configured backend's name but no model text.
+                            model = not result.get("refused") and result.get("backend") not in (
+                                "extractive",
+                                None,
+                            )
+                            by_model += model
+                            if not model and not result.get("refused"):
+                                quoted.append(took)
                         else:
                             errors.append(f"empty answer for {q!r}")
                 except Exception as exc:  # noqa: BLE001 - every failure is a counted error
@@ -105,10 +125,10 @@ def run_load(variant: str, store: Path, clients: int, seconds: float, request_ti
                         errors.append(f"{type(exc).__name__}: {exc}"[:200])
 
         started = time.perf_counter()
-        threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
-        for t in threads:
+        workers = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+        for t in workers:
             t.start()
-        for t in threads:
+        for t in workers:
             t.join(timeout=seconds + request_timeout + 60)
         wall = time.perf_counter() - started
     finally:
@@ -118,8 +138,17 @@ def run_load(variant: str, store: Path, clients: int, seconds: float, request_ti
     return {
         "backend": variant
         if not budget
-        else f"{backend}, queue budget {budget} s" + (" (off)" if budget == "0" else ""),
+        else f"{backend}, queue budget {budget} s"
+        + (" (off)" if budget == "0" else "")
+        + (f", {threads} model thread{'s' if threads != '1' else ''}" if threads else "")
+        + (
+            f", {encoder_threads} encoder thread{'s' if encoder_threads != '1' else ''}"
+            if encoder_threads
+            else ""
+        ),
         "evidence_p95_s": _report.percentiles(evidence, 95)[0] if evidence else 0.0,
+        "quoted_p95_s": _report.percentiles(quoted, 95)[0] if quoted else 0.0,
+        "waited_p50_s": _report.percentiles(waited, 50)[0] if waited else 0.0,
         "by_model": by_model,
         "clients": clients,
         "seconds": seconds,
@@ -157,7 +186,8 @@ def main() -> None:
             [
                 r["backend"], r["clients"], f"{r['seconds']:.0f}", r["answered"], r["refused"], r["errors"],
                 f"{r['by_model'] / max(1, r['answered']):.2f}", f"{r['throughput_qps']:.2f}",
-                f"{r['p50_s']:.2f}", f"{r['p95_s']:.2f}", f"{r['evidence_p95_s']:.2f}", f"{r['wall_s']:.0f}",
+                f"{r['p50_s']:.2f}", f"{r['p95_s']:.2f}", f"{r['quoted_p95_s']:.2f}",
+                f"{r['waited_p50_s']:.2f}", f"{r['evidence_p95_s']:.2f}", f"{r['wall_s']:.0f}",
             ]
         )  # fmt: skip
     load_end = _report.banner("load")
@@ -166,8 +196,10 @@ def main() -> None:
         "over the sample articles, loopback only. Questions in flight when the time is up are awaited, so "
         "`answered + errors` is every question asked; `wall s` includes that drain. p50/p95: a verified "
         "answer (the model's or quoted), as the client waits for it; evidence p95: the server's retrieval "
-        "and evidence time (`retrieve_s`); by model: the share of answers the model wrote (the rest quoted "
-        "because it was busy, or refused before generation).\n\n"
+        "and evidence time (`retrieve_s`); quoted p95: the answers quoted from the evidence alone; queued "
+        "p50: the client's wait less the server's time on the question (`total_s`), i.e. time in Gradio's "
+        "queue and transport; by model: the share of answers the model wrote (the rest quoted "
+        "because it was busy or its draft failed the check, or refused).\n\n"
         + _report.table(
             [
                 "backend",
@@ -180,6 +212,8 @@ def main() -> None:
                 "answers/s",
                 "p50 s",
                 "p95 s",
+                "quoted p95 s",
+                "queued p50 s",
                 "evidence p95 s",
                 "wall s",
             ],
