@@ -109,14 +109,12 @@ def run_load(variant: str, store: Path, clients: int, seconds: float, request_ti
                             latencies.append(took)
                             evidence.append(float(timings.get("retrieve_s", 0.0)))
                             waited.append(max(0.0, took - float(timings.get("total_s", 0.0))))
-                            refused += bool(result.get("refused"))
+                            refusal = bool(result.get("refused"))
+                            refused += refusal
                             # A refusal carries the configured backend's name but no model text.
-                            model = not result.get("refused") and result.get("backend") not in (
-                                "extractive",
-                                None,
-                            )
+                            model = not refusal and result.get("backend") not in ("extractive", None)
                             by_model += model
-                            if not model and not result.get("refused"):
+                            if not model and not refusal:
                                 quoted.append(took)
                         else:
                             errors.append(f"empty answer for {q!r}")

@@ -68,7 +68,8 @@ def _stamp(model_dir: Path) -> dict[str, Any]:
 
 
 def encoder_fingerprint(encoder: str) -> str:
-    """What makes two stores' vectors comparable: the encoder and, for ONNX, the export recipe's version."""
+    """What makes two stores' vectors comparable: the encoder and, for ONNX, the export recipe's version
+    (and for int8 the quantisation recipe's)."""
     if encoder == "torch":
         return encoder
     return f"{encoder}-v{EXPORT_VERSION}" + (f".{QUANT_VERSION}" if encoder == "onnx-int8" else "")
