@@ -28,7 +28,7 @@ VARIANTS: dict[str, dict[str, object]] = {
     "stage 1 + cross-encoder, both on PyTorch (before ONNX)": {"encoder": "torch"},
     "cosine + rank (baseline)": {"evidence_scorer": False},
     "stage 1 (features)": {"evidence_cross_encoder": False},
-    "stage 1 + cross-encoder (in force: int8 e5, fp32 cross-encoder, ONNX Runtime)": {},
+    "stage 1 + cross-encoder (in force: e5 and the cross-encoder on ONNX Runtime, fp32)": {},
 }
 
 

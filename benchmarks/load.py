@@ -10,9 +10,12 @@ model wrote and errors per variant; writes docs/benchmarks.md.
 Variants: a backend, and for the local model admission control on (``llm_queue_budget_s``, default 10 s:
 busy -> immediate quotes, qa/admission.py) or off (budget 0: every question queues for the model), and
 optionally the model's and the encoders' threads (``llamacpp:5:1:1``: budget 5 s, ``llamacpp_threads=1``,
-``encoder_threads=1`` for e5 and the evidence cross-encoder; an empty field keeps the default).
+``encoder_threads=1`` for e5 and the evidence cross-encoder; an empty field keeps the default), and after a
+``/`` any other settings (``llamacpp:10/evidence_rerank_k=4;context_sentences=3``). ``--title`` names the
+section written (a one-user run is its own section).
 
 Usage: python benchmarks/load.py [--clients 20] [--seconds 60] [--variants extractive,llamacpp:0,llamacpp:10]
+       [--title "Load: one user"]
 """
 
 from __future__ import annotations
@@ -64,7 +67,8 @@ def wait_up(url: str, proc: subprocess.Popen, timeout_s: float = 600) -> None:
 def run_load(variant: str, store: Path, clients: int, seconds: float, request_timeout: float) -> dict:
     from gradio_client import Client
 
-    backend, _, rest = variant.partition(":")
+    spec, _, overrides = variant.partition("/")
+    backend, _, rest = spec.partition(":")
     budget, _, rest = rest.partition(":")
     threads, _, encoder_threads = rest.partition(":")
     port = free_port()
@@ -75,8 +79,12 @@ def run_load(variant: str, store: Path, clients: int, seconds: float, request_ti
         env["NEWSQA_LLAMACPP_THREADS"] = threads
     if encoder_threads:
         env["NEWSQA_ENCODER_THREADS"] = encoder_threads
+    for pair in filter(None, overrides.split(";")):
+        key, _, value = pair.partition("=")
+        env[f"NEWSQA_{key.strip().upper()}"] = value.strip()
     cmd = [str(Path(sys.executable).with_name("newsqa")), "serve", "--store", str(store), "--port", str(port)]
-    log = open(Path(tempfile.gettempdir()) / f"newsqa-load-{variant.replace(':', '-')}.log", "wb")  # noqa: SIM115
+    log_name = "".join(c if c.isalnum() else "-" for c in variant)
+    log = open(Path(tempfile.gettempdir()) / f"newsqa-load-{log_name}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/"
     latencies: list[float] = []
@@ -143,7 +151,8 @@ def run_load(variant: str, store: Path, clients: int, seconds: float, request_ti
             f", {encoder_threads} encoder thread{'s' if encoder_threads != '1' else ''}"
             if encoder_threads
             else ""
-        ),
+        )
+        + "".join(f", {pair.strip()}" for pair in filter(None, overrides.split(";"))),
         "evidence_p95_s": _report.percentiles(evidence, 95)[0] if evidence else 0.0,
         "quoted_p95_s": _report.percentiles(quoted, 95)[0] if quoted else 0.0,
         "waited_p50_s": _report.percentiles(waited, 50)[0] if waited else 0.0,
@@ -167,6 +176,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--variants", default="llamacpp:0,llamacpp:10")
     parser.add_argument("--request-timeout", type=float, default=600)
+    parser.add_argument(
+        "--title", default="Load: concurrent chat users", help="the docs/benchmarks.md section it writes"
+    )
     args = parser.parse_args()
     load_start = _report.banner("load")
     store = Path(tempfile.mkdtemp(prefix="newsqa-load-")) / "store"
@@ -221,7 +233,7 @@ def main() -> None:
     for r in results:
         if r["error_examples"]:
             md += f"\n\nErrors ({r['backend']}): " + "; ".join(r["error_examples"])
-    _report.write_section("Load: concurrent chat users", md, load=(load_start, load_end))
+    _report.write_section(args.title, md, load=(load_start, load_end))
 
 
 if __name__ == "__main__":

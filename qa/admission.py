@@ -9,12 +9,21 @@ in the question's language, with a notice, and the user can ask to queue for the
 
 ``model_wait`` is the one decision; ``LatencyMeter`` is how a remote backend (whose queue is on its server)
 predicts its wait: the time its recent answers took to start.
+
+The local model also shares the CPU with evidence: while it generates on every core, other questions'
+retrieval and cross-encoder wait for cores too (and llama.cpp's threads spin while they wait for each
+other). ``model_threads`` is the one decision of how many threads it may use at a moment: all of them while
+nobody is gathering evidence, fewer while someone is (``evidence_work`` marks that time). Likewise
+``rerank_depth``: how many sentences the evidence cross-encoder reads, fewer while several questions are
+gathering evidence at once (the cross-encoder is most of a quoted answer's CPU).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from qa.backends.base import QueueAware
 from qa.settings import Settings
@@ -65,3 +74,38 @@ class LatencyMeter:
             if self.first_s is None or time.monotonic() - self.measured_at > STALE_AFTER_S:
                 return None
             return self.first_s
+
+
+_evidence = {"running": 0}
+_evidence_lock = threading.Lock()
+
+
+@contextmanager
+def evidence_work() -> Iterator[None]:
+    """Mark a question's retrieval and evidence scoring as running, for ``model_threads``."""
+    with _evidence_lock:
+        _evidence["running"] += 1
+    try:
+        yield
+    finally:
+        with _evidence_lock:
+            _evidence["running"] -= 1
+
+
+def model_threads(settings: Settings) -> int:
+    """Threads the local model may use now: ``llamacpp_threads`` when no question is gathering evidence,
+    else ``llamacpp_threads_beside_evidence`` (0: never fewer). Read before the prompt and at every token."""
+    fewer = settings.llamacpp_threads_beside_evidence
+    if fewer and _evidence["running"] > 0:
+        return min(fewer, settings.llamacpp_threads)
+    return settings.llamacpp_threads
+
+
+def rerank_depth(settings: Settings) -> int:
+    """Sentences the evidence cross-encoder reads for a question now: ``evidence_rerank_k``, or
+    ``evidence_rerank_k_under_load`` (0: never fewer) while another question gathers evidence beside this
+    one (the counter includes this question when it runs inside ``evidence_work``)."""
+    fewer = settings.evidence_rerank_k_under_load
+    if fewer and _evidence["running"] > 1:
+        return min(fewer, settings.evidence_rerank_k)
+    return settings.evidence_rerank_k

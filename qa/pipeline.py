@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from qa.admission import model_wait
+from qa.admission import evidence_work, model_wait, rerank_depth
 from qa.backends.base import Backend, BackendError, PromptTimer
 from qa.backends.extractive import ExtractiveBackend
 from qa.citations import MARKER, CheckedAnswer, strip_markers, verify_citations
@@ -398,7 +398,7 @@ class QAService:
             query,
             passages,
             sentences,
-            scorer=load_scorer() if s.evidence_scorer else None,
+            scorer=replace(load_scorer(), rerank_k=rerank_depth(s)) if s.evidence_scorer else None,
             rank_weight=s.evidence_rank_weight,
             reranker=self.cross_encoder if s.evidence_scorer else None,
             scope=scope,
@@ -449,7 +449,10 @@ class QAService:
         language model even when it is busy (qa/admission.py), instead of answering from quotes at once."""
         s = self.settings
         started = time.perf_counter()
-        gathered = self.gather(question, history, k=k, since=since, until=until, outlets=outlets, as_of=as_of)
+        with evidence_work():  # the local model computes with fewer threads meanwhile
+            gathered = self.gather(
+                question, history, k=k, since=since, until=until, outlets=outlets, as_of=as_of
+            )
         yield gathered
         question = clean_question(question, s.max_question_chars)
         language, standalone, evidence = gathered.language, gathered.standalone_question, gathered.evidence

@@ -102,6 +102,14 @@ class Settings(BaseSettings):
     # The scorer's second stage: a fine-tuned cross-encoder reads the question with each of the first stage's
     # best sentences (qa/cross_encoder.py; ~20 ms a sentence on 2 cores). Off: the first stage alone.
     evidence_cross_encoder: bool = True
+    # How many of the first stage's best sentences the cross-encoder reads (its cost grows with each).
+    # 6, not the 8 it was trained with: on the held-out tune questions 1 fewer of ~600 answerable has its
+    # answer among what the LLM reads, for 0.77x the evidence time (docs/benchmarks.md, "Evidence
+    # cross-encoder depth"; 4: 7 fewer, 0.57x).
+    evidence_rerank_k: int = Field(default=6, ge=1, le=32)
+    # ...and this many while other questions gather evidence at the same time (qa/admission.py
+    # ``rerank_depth``): under load each question's evidence costs less CPU. 0: never fewer.
+    evidence_rerank_k_under_load: int = Field(default=4, ge=0, le=32)
     # Cosine baseline only (evidence_scorer off): weight of the sentence's passage retrieval score
     # (relative to the best passage's) added to its e5 similarity.
     # 0.1, not the earlier 0.05: evidence recall within the LLM's budget +3.2 points on idkmrc-id-dev, +0.4
@@ -180,6 +188,10 @@ class Settings(BaseSettings):
 
     llamacpp_model_path: Path | None = None
     llamacpp_threads: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1))
+    # ...and no more than this while other questions are gathering evidence (qa/admission.py
+    # ``model_threads``), so retrieval and the cross-encoder get a core instead of fighting llama.cpp's
+    # spinning threads for it; alone, the model uses all of ``llamacpp_threads``. 0: never fewer.
+    llamacpp_threads_beside_evidence: int = Field(default=1, ge=0, le=256)
     llamacpp_ctx: int = 2048
 
     openai_base_url: str = "http://127.0.0.1:8080/v1"

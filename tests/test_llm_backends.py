@@ -241,6 +241,25 @@ def test_llamacpp_answers_english_with_citation(qwen: LlamaCppBackend) -> None:
 
 
 @pytest.mark.llm
+def test_llamacpp_yields_cores_while_other_questions_gather_evidence(qwen: LlamaCppBackend) -> None:
+    """While a question is in its retrieval/evidence step the model computes with
+    ``llamacpp_threads_beside_evidence`` threads, and with all of its threads again once none is."""
+    from qa.admission import evidence_work
+    from qa.backends.llamacpp import load_model
+
+    if qwen.settings.llamacpp_threads < 2:
+        pytest.skip("one core: nothing to yield")
+    loaded = load_model(qwen.settings)
+    question = "Which country did North Korea ratify a defence pact with?"
+    with evidence_work():
+        beside = "".join(qwen.generate(question, RATIFIED, "en"))
+        assert loaded.threads == qwen.settings.llamacpp_threads_beside_evidence == 1
+    alone = "".join(qwen.generate(question, RATIFIED, "en"))
+    assert loaded.threads == qwen.settings.llamacpp_threads
+    assert "Russia" in beside and "Russia" in alone, (beside, alone)
+
+
+@pytest.mark.llm
 def test_llamacpp_timeout_raises_backend_error(qwen: LlamaCppBackend) -> None:
     hurried = LlamaCppBackend(qwen.settings.model_copy(update={"llm_timeout_s": 0.05}))
     with pytest.raises(BackendError, match="llm_timeout_s"):

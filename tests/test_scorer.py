@@ -131,3 +131,30 @@ def test_settings_use_the_thresholds_calibrated_with_the_weights() -> None:
         calibrated["quote"],
         calibrated["support"],
     )
+
+
+def test_the_cross_encoder_reads_as_many_sentences_as_the_setting_says(sample_store_dir) -> None:
+    """``evidence_rerank_k`` is what the second stage costs per question: the real cross-encoder is called
+    with that many of the first stage's best sentences, and the answer is still found with fewer."""
+    from qa.pipeline import QAService
+    from tests.conftest import make_settings
+
+    read: list[int] = []
+    for k in (8, 3):
+        service = QAService(make_settings(sample_store_dir, evidence_rerank_k=k))
+        reranker = service.cross_encoder
+        assert reranker is not None
+        original = reranker.score
+
+        def counting(question: str, contexts: list[str], original=original) -> np.ndarray:
+            read.append(len(contexts))
+            return original(question, contexts)
+
+        reranker.score = counting  # type: ignore[method-assign]
+        try:
+            question = "Kapan Korea Utara meratifikasi pakta pertahanan dengan Rusia?"
+            evidence = service.gather(question).evidence
+        finally:
+            del reranker.score
+        assert any("November" in e.quote or "12" in e.quote for e in evidence[:3])
+    assert read == [8, 3]

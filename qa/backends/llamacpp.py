@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from qa.admission import model_threads
 from qa.backends.base import BackendError
 from qa.prompt import NO_ANSWER, PromptStyle, chatml_prefix, chatml_prompt, prompt_style
 from qa.settings import Settings, get_settings
@@ -225,6 +226,13 @@ class LoadedModel:
     busy_since: float | None = None
     answer_s: float | None = None
     meter: threading.Lock = field(default_factory=threading.Lock)
+    threads: int = 0  # what llama.cpp computes with now (qa/admission.py ``model_threads``)
+
+    def use_threads(self, n: int) -> None:
+        """Compute the next tokens with ``n`` threads (holding the model lock)."""
+        if n != self.threads:
+            self.llm._ctx.set_n_threads(n, n)
+            self.threads = n
 
     def queue_wait_s(self) -> float | None:
         """Predicted wait before a question asked now gets the model: the answers ahead of it, each at the
@@ -313,6 +321,7 @@ def load_model(settings: Settings) -> LoadedModel:
             raise BackendError(f"llama.cpp could not load {path}: {exc}") from exc
         load_s = time.perf_counter() - start
         loaded = LoadedModel(llm=llm, lock=threading.Lock(), path=path, load_s=load_s, warmup_s=0.0)
+        loaded.threads = int(settings.llamacpp_threads)
         loaded.max_new_tokens = int(settings.max_new_tokens)
         warm_prefix(loaded, prompt_style(settings))
         _MODELS[key] = loaded
@@ -519,6 +528,12 @@ class LlamaCppBackend:
             loaded.prefix = chatml_prefix(prompt_style(self.settings))  # what the KV cache will start with
             first = FirstTokenWatch(no_answer_token(loaded.llm))
             to_read = new_tokens(loaded, tokens(loaded.llm, prompt))
+            loaded.use_threads(model_threads(self.settings))
+
+            def halt(_ids: Any, _logits: Any) -> bool:
+                loaded.use_threads(model_threads(self.settings))  # questions may start or end gathering
+                return stop.is_set()
+
             started = time.perf_counter()
             stream = loaded.llm.create_completion(
                 prompt=prompt,
@@ -526,7 +541,7 @@ class LlamaCppBackend:
                 max_tokens=int(self.settings.max_new_tokens),
                 temperature=0,
                 stop=STOP,
-                stopping_criteria=StoppingCriteriaList([lambda _ids, _logits: stop.is_set()]),
+                stopping_criteria=StoppingCriteriaList([halt]),
                 logits_processor=LogitsProcessorList([first]),
             )
             try:
