@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _report as rep  # noqa: E402
 import scorer_data  # noqa: E402
-from train_scorer import auc, per_question, reads  # noqa: E402
+from train_scorer import HEADERS, auc, per_question, reads  # noqa: E402
 
 from qa.cross_encoder import load_cross_encoder  # noqa: E402
 from qa.evaluation import load_questions, store_for_corpus  # noqa: E402
@@ -94,19 +94,7 @@ def quality_row(d: scorer_data.SetData, scorer: EvidenceScorer, k: int) -> list[
     ]
 
 
-QUALITY_HEADERS = [
-    "set",
-    "k",
-    "questions",
-    "sentence recall@1",
-    "@3",
-    "LLM reads",
-    "answerability AUC",
-    "unanswerable refused",
-    "false refusals",
-    "quote right",
-    "support passes answer",
-]
+QUALITY_HEADERS = ["set", "k", "questions", *HEADERS[4:], "quote right", "support passes answer"]
 
 
 def cost_rows(set_dir: Path, ks: list[int], limit: int) -> list[list[object]]:
