@@ -82,7 +82,7 @@ _evidence_lock = threading.Lock()
 
 @contextmanager
 def evidence_work() -> Iterator[None]:
-    """Mark a question's retrieval and evidence scoring as running, for ``model_threads``."""
+    """Mark a question's evidence step as running (read by ``model_threads`` and ``rerank_depth``)."""
     with _evidence_lock:
         _evidence["running"] += 1
     try:
