@@ -67,7 +67,8 @@ def wait_up(url: str, proc: subprocess.Popen, timeout_s: float = 600) -> None:
 def run_load(variant: str, store: Path, clients: int, seconds: float, request_timeout: float) -> dict:
     from gradio_client import Client
 
-    spec, _, overrides = variant.partition("/")
+    spec, _, rest = variant.partition("/")
+    overrides = [pair.strip() for pair in rest.split(";") if pair.strip()]
     backend, _, rest = spec.partition(":")
     budget, _, rest = rest.partition(":")
     threads, _, encoder_threads = rest.partition(":")
@@ -79,7 +80,7 @@ def run_load(variant: str, store: Path, clients: int, seconds: float, request_ti
         env["NEWSQA_LLAMACPP_THREADS"] = threads
     if encoder_threads:
         env["NEWSQA_ENCODER_THREADS"] = encoder_threads
-    for pair in filter(None, overrides.split(";")):
+    for pair in overrides:
         key, _, value = pair.partition("=")
         env[f"NEWSQA_{key.strip().upper()}"] = value.strip()
     cmd = [str(Path(sys.executable).with_name("newsqa")), "serve", "--store", str(store), "--port", str(port)]
@@ -152,7 +153,7 @@ def run_load(variant: str, store: Path, clients: int, seconds: float, request_ti
             if encoder_threads
             else ""
         )
-        + "".join(f", {pair.strip()}" for pair in filter(None, overrides.split(";"))),
+        + "".join(f", {pair}" for pair in overrides),
         "evidence_p95_s": _report.percentiles(evidence, 95)[0] if evidence else 0.0,
         "quoted_p95_s": _report.percentiles(quoted, 95)[0] if quoted else 0.0,
         "waited_p50_s": _report.percentiles(waited, 50)[0] if waited else 0.0,

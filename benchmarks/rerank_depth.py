@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _report as rep  # noqa: E402
 import scorer_data  # noqa: E402
-from train_scorer import HEADERS, auc, per_question, reads  # noqa: E402
+from train_scorer import HEADERS, auc, final_scores, per_question, reads  # noqa: E402
 
 from qa.cross_encoder import load_cross_encoder  # noqa: E402
 from qa.evaluation import load_questions, store_for_corpus  # noqa: E402
@@ -41,24 +42,17 @@ from qa.settings import get_settings  # noqa: E402
 EXTRACT_K = 8
 
 
-def drop_beyond(d: scorer_data.SetData, k: int) -> np.ndarray:
-    """The cached cross-encoder logits with only each question's stage-1 best ``k`` kept (NaN elsewhere)."""
+def scores_at(d: scorer_data.SetData, scorer: EvidenceScorer, k: int) -> np.ndarray:
+    """Final scores with the cross-encoder reading each question's best ``k``: the cached logits kept for
+    the candidates ``EvidenceScorer.reranked`` picks at that depth, the rest dropped, then ``combine``."""
     assert d.first is not None and d.ce is not None
+    at_k = replace(scorer, rerank_k=k)
     ce = np.full(len(d.ce), np.nan)
     for g in np.unique(d.group):
         rows = np.flatnonzero(d.group == g)
-        top = rows[np.argsort(-d.first[rows], kind="stable")[:k]]
+        top = rows[at_k.reranked(d.first[rows])]
         ce[top] = d.ce[top]
-    return ce
-
-
-def scores_at(d: scorer_data.SetData, scorer: EvidenceScorer, k: int) -> np.ndarray:
-    ce = drop_beyond(d, k)
-    out = np.empty(len(ce))
-    for g in np.unique(d.group):
-        rows = d.group == g
-        out[rows] = scorer.combine(d.first[rows], ce[rows], bool(d.q_english[g]))
-    return out
+    return final_scores(replace(d, ce=ce), at_k)
 
 
 def quality_row(d: scorer_data.SetData, scorer: EvidenceScorer, k: int) -> list[object]:
