@@ -152,6 +152,31 @@ def test_langchain_interface(any_e5: Embedder) -> None:
     np.testing.assert_allclose(query, any_e5.encode_queries([SENTENCES[4]])[0], atol=1e-6)
 
 
+def test_symmetric_vectors_are_remembered_and_equal_fresh_ones(any_e5: Embedder) -> None:
+    """The support check's vectors come from a cache by text: a remembered vector must be the one a fresh
+    encode gives, duplicates must come back in order, and known texts must not reach the model again."""
+    texts = [*SENTENCES[:3], SENTENCES[0], "Kalimat baru yang belum pernah dikodekan."]
+    fresh = any_e5.encode_queries(texts)
+    first = any_e5.encode_symmetric(texts)
+    np.testing.assert_allclose(first, fresh, atol=1e-4)
+    calls: list[list[str]] = []
+    real = any_e5._encode
+
+    def counting(batch, prompt, batch_size=None, show_progress=False):
+        calls.append(list(batch))
+        return real(batch, prompt, batch_size, show_progress)
+
+    any_e5._encode = counting  # type: ignore[method-assign]
+    try:
+        again = any_e5.encode_symmetric([SENTENCES[1], "Satu kalimat lagi.", SENTENCES[1]])
+    finally:
+        del any_e5._encode
+    assert calls == [["Satu kalimat lagi."]]
+    np.testing.assert_allclose(again[0], first[1], atol=1e-6)
+    np.testing.assert_allclose(again[2], first[1], atol=1e-6)
+    assert any_e5.encode_symmetric([]).shape == (0, 384)
+
+
 def test_get_embedder_returns_one_shared_instance(e5_cache: Path) -> None:
     e5 = get_embedder(DEFAULT_MODEL, e5_cache)
     assert e5.encoder == DEFAULT_ENCODER

@@ -24,6 +24,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,6 +58,10 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache").expanduser() / "newsqa"
 
 
+#: Texts whose symmetric vectors an :class:`Embedder` remembers (``encode_symmetric``).
+SYMMETRIC_CACHE = 4096
+
+
 class Embedder(Embeddings):
     """A sentence-transformers model that knows which prefix each kind of text needs.
 
@@ -83,6 +88,8 @@ class Embedder(Embeddings):
             (prompts[k] for k in ("passage", "document", "corpus") if prompts.get(k)), ""
         )
         self._lock = threading.Lock()
+        self._symmetric: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._symmetric_lock = threading.Lock()
 
     def __repr__(self) -> str:
         name, encoder = self.model_name, self.encoder
@@ -154,8 +161,31 @@ class Embedder(Embeddings):
 
     def encode_symmetric(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """Vectors for comparing texts of the same kind with each other (e.g. an answer sentence with its
-        cited evidence): e5 recommends the ``"query: "`` prefix on both sides for such tasks."""
-        return self._encode(texts, self.query_prompt, batch_size)
+        cited evidence): e5 recommends the ``"query: "`` prefix on both sides for such tasks.
+
+        Remembered by text (the last ``SYMMETRIC_CACHE`` texts, ~1.5 KB each), each distinct text encoded
+        once per call: the support check encodes every evidence sentence beside the answer's, and the same
+        articles' sentences come back question after question (a quoted answer's sentences are evidence
+        sentences themselves). Under load that was a tenth of the server's CPU (docs/benchmarks.md, "Load").
+        """
+        texts = list(texts)
+        found: dict[str, np.ndarray] = {}
+        with self._symmetric_lock:
+            for text in texts:
+                if text in self._symmetric:
+                    self._symmetric.move_to_end(text)
+                    found[text] = self._symmetric[text]
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            vectors = self._encode(missing, self.query_prompt, batch_size)
+            with self._symmetric_lock:
+                for text, vec in zip(missing, vectors, strict=True):
+                    found[text] = self._symmetric[text] = vec
+                while len(self._symmetric) > SYMMETRIC_CACHE:
+                    self._symmetric.popitem(last=False)
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.stack([found[t] for t in texts])
 
     # --- LangChain Embeddings --------------------------------------------------------------------------
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
