@@ -11,7 +11,7 @@ Every encoder is measured in the same process, back to back, so each ratio has a
   on the first ``--tydi-limit`` answerable tydiqa-id-dev questions and all answerable xling-en-id-dev ones.
 
 Usage: .venv/bin/python benchmarks/encoder.py [--encoders torch,onnx,onnx-int8]
-       [--parts ingest,query,threads,quality] [--quality-encoders torch,onnx-int8]
+       [--parts ingest,query,threads,quality] [--quality-encoders torch,onnx-int8] [--title "Encoder: ..."]
 """
 
 from __future__ import annotations
@@ -234,6 +234,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--tydi-limit", type=int, default=600)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--title", default=TITLE, help="the docs/benchmarks.md section it writes")
     args = parser.parse_args()
     encoders, parts = args.encoders.split(","), args.parts.split(",")
     settings = get_settings()
@@ -256,7 +257,7 @@ def main() -> None:
         out += ["### Retrieval quality", "", QUALITY_NOTE, "", rep.table(QUALITY_HEAD, rows), ""]
         print(out[-2], flush=True)
     if not args.no_write:
-        rep.write_section(TITLE, "\n".join(out), load=(load_start, rep.loadavg()))
+        rep.write_section(args.title, "\n".join(out), load=(load_start, rep.loadavg()))
 
 
 INTRO = (
