@@ -180,7 +180,8 @@ class Embedder(Embeddings):
             vectors = self._encode(missing, self.query_prompt, batch_size)
             with self._symmetric_lock:
                 for text, vec in zip(missing, vectors, strict=True):
-                    found[text] = self._symmetric[text] = vec
+                    # A copy, so that one remembered row does not keep its whole batch alive.
+                    found[text] = self._symmetric[text] = vec.copy()
                 while len(self._symmetric) > SYMMETRIC_CACHE:
                     self._symmetric.popitem(last=False)
         if not texts:
