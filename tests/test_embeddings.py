@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from vectorstore import embeddings
 from vectorstore.e5_conversion import (
     MARKER,
     MODEL_DIRNAME,
@@ -152,13 +154,15 @@ def test_langchain_interface(any_e5: Embedder) -> None:
     np.testing.assert_allclose(query, any_e5.encode_queries([SENTENCES[4]])[0], atol=1e-6)
 
 
-def test_symmetric_vectors_are_remembered_and_equal_fresh_ones(any_e5: Embedder) -> None:
+def test_symmetric_vectors_are_remembered_and_equal_fresh_ones(
+    any_e5: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The support check's vectors come from a cache by text: a remembered vector must be the one a fresh
-    encode gives, duplicates must come back in order, and known texts must not reach the model again."""
-    texts = [*SENTENCES[:3], SENTENCES[0], "Kalimat baru yang belum pernah dikodekan."]
-    fresh = any_e5.encode_queries(texts)
-    first = any_e5.encode_symmetric(texts)
-    np.testing.assert_allclose(first, fresh, atol=1e-4)
+    encode gives, duplicates must come back in order, a text must reach the model once, the oldest text is
+    forgotten first, and what a caller does to the returned array must not change what is remembered."""
+    tag = uuid.uuid4().hex[:8]  # texts no earlier test of this session has encoded
+    a, b, c, d = (f"Kalimat {name} untuk uji {tag}." for name in ("pertama", "kedua", "ketiga", "keempat"))
+    fresh = any_e5.encode_queries([a, b])
     calls: list[list[str]] = []
     real = any_e5._encode
 
@@ -166,14 +170,21 @@ def test_symmetric_vectors_are_remembered_and_equal_fresh_ones(any_e5: Embedder)
         calls.append(list(batch))
         return real(batch, prompt, batch_size, show_progress)
 
-    any_e5._encode = counting  # type: ignore[method-assign]
-    try:
-        again = any_e5.encode_symmetric([SENTENCES[1], "Satu kalimat lagi.", SENTENCES[1]])
-    finally:
-        del any_e5._encode
-    assert calls == [["Satu kalimat lagi."]]
-    np.testing.assert_allclose(again[0], first[1], atol=1e-6)
-    np.testing.assert_allclose(again[2], first[1], atol=1e-6)
+    monkeypatch.setattr(any_e5, "_encode", counting)
+    first = any_e5.encode_symmetric([a, b, a, b])
+    assert calls == [[a, b]]
+    np.testing.assert_allclose(first, fresh[[0, 1, 0, 1]], atol=1e-4)
+    first[0] += 1.0  # the caller's array, not the remembered one
+    again = any_e5.encode_symmetric([b, c, c, a])
+    assert calls == [[a, b], [c]]
+    np.testing.assert_allclose(again[3], fresh[0], atol=1e-4)
+    np.testing.assert_allclose(again[0], fresh[1], atol=1e-4)
+    np.testing.assert_allclose(again[1], again[2])
+    monkeypatch.setattr(embeddings, "SYMMETRIC_CACHE", 3)
+    any_e5.encode_symmetric([d])  # four texts now: b, the least recently used, is forgotten
+    calls.clear()
+    any_e5.encode_symmetric([a, c, d, b])
+    assert calls == [[b]]
     assert any_e5.encode_symmetric([]).shape == (0, 384)
 
 

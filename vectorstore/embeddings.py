@@ -166,7 +166,8 @@ class Embedder(Embeddings):
         Remembered by text (the last ``SYMMETRIC_CACHE`` texts, ~1.5 KB each), each distinct text encoded
         once per call: the support check encodes every evidence sentence beside the answer's, and the same
         articles' sentences come back question after question (a quoted answer's sentences are evidence
-        sentences themselves). Under load that was a tenth of the server's CPU (docs/benchmarks.md, "Load").
+        sentences themselves). Under 20 users remembering them gave ~1.3x the answers per second
+        (docs/benchmarks.md, "Load: concurrent chat users").
         """
         texts = list(texts)
         found: dict[str, np.ndarray] = {}
