@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +19,7 @@ import numpy as np
 from qa.dates import Mention, TimeScope, mentioned_days, parse_day
 from qa.scorer import Candidate, EvidenceScorer, QueryVectors, Reranker, Signals, token_match
 from qa.types import Evidence, Language, Passage
+from vectorstore.lru import LruCache
 from vectorstore.store import NewsStore
 
 
@@ -72,35 +73,23 @@ class SentenceVectorCache:
     and generation. Token vectors (float16, ~30 KB a sentence) are what bounds the size."""
 
     def __init__(self, size: int = 8_000) -> None:
-        self._size = size
-        self._items: OrderedDict[tuple[str, int, str], tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self._lock = threading.Lock()
+        self._items: LruCache[tuple[str, int, str], tuple[np.ndarray, np.ndarray]] = LruCache(size)
 
     def get(self, embedder: Any, keys: Sequence[tuple[str, int, str]]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """(sentence vectors, token vectors) for ``keys``, encoding only the ones not cached. The answer is
-        assembled from what this call found and encoded, so an eviction in between cannot lose a key."""
-        found: dict[tuple[str, int, str], tuple[np.ndarray, np.ndarray]] = {}
-        with self._lock:
-            for key in dict.fromkeys(keys):
-                if key in self._items:
-                    self._items.move_to_end(key)
-                    found[key] = self._items[key]
-        missing = [k for k in dict.fromkeys(keys) if k not in found]
-        if missing:
+        """(sentence vectors, token vectors) for ``keys``, encoding only the ones not cached."""
+
+        def encode(missing: list[tuple[str, int, str]]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
             vectors, tokens = embedder.encode_passages_with_tokens([k[2] for k in missing])
-            with self._lock:
-                for key, vec, tok in zip(missing, vectors, tokens, strict=True):
-                    found[key] = self._items[key] = (vec, tok)
-                while len(self._items) > self._size:
-                    self._items.popitem(last=False)
+            return zip(vectors, tokens, strict=True)
+
+        found = self._items.get_many(keys, encode)
         return np.stack([found[k][0] for k in keys]), [found[k][1] for k in keys]
 
     def encode(self, embedder: Any, keys: Sequence[tuple[str, int, str]]) -> np.ndarray:
         return self.get(embedder, keys)[0]
 
     def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
+        self._items.clear()
 
 
 SENTENCE_VECTORS = SentenceVectorCache()

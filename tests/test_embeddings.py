@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vectorstore import embeddings
 from vectorstore.e5_conversion import (
     MARKER,
     MODEL_DIRNAME,
@@ -180,7 +179,7 @@ def test_symmetric_vectors_are_remembered_and_equal_fresh_ones(
     np.testing.assert_allclose(again[3], fresh[0], atol=1e-4)
     np.testing.assert_allclose(again[0], fresh[1], atol=1e-4)
     np.testing.assert_allclose(again[1], again[2])
-    monkeypatch.setattr(embeddings, "SYMMETRIC_CACHE", 3)
+    monkeypatch.setattr(any_e5._symmetric, "size", 3)
     any_e5.encode_symmetric([d])  # four texts now: b, the least recently used, is forgotten
     calls.clear()
     any_e5.encode_symmetric([a, c, d, b])

@@ -24,7 +24,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +32,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from vectorstore.e5_conversion import PROMPTS, materialise_e5
+from vectorstore.lru import LruCache
 from vectorstore.onnx_encoder import DEFAULT_ENCODER, Encoder, OnnxEncoder, onnx_model_file
 
 if TYPE_CHECKING:
@@ -88,8 +88,7 @@ class Embedder(Embeddings):
             (prompts[k] for k in ("passage", "document", "corpus") if prompts.get(k)), ""
         )
         self._lock = threading.Lock()
-        self._symmetric: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._symmetric_lock = threading.Lock()
+        self._symmetric: LruCache[str, np.ndarray] = LruCache(SYMMETRIC_CACHE)
 
     def __repr__(self) -> str:
         name, encoder = self.model_name, self.encoder
@@ -170,23 +169,13 @@ class Embedder(Embeddings):
         (docs/benchmarks.md, "Load: concurrent chat users").
         """
         texts = list(texts)
-        found: dict[str, np.ndarray] = {}
-        with self._symmetric_lock:
-            for text in texts:
-                if text in self._symmetric:
-                    self._symmetric.move_to_end(text)
-                    found[text] = self._symmetric[text]
-        missing = [t for t in dict.fromkeys(texts) if t not in found]
-        if missing:
-            vectors = self._encode(missing, self.query_prompt, batch_size)
-            with self._symmetric_lock:
-                for text, vec in zip(missing, vectors, strict=True):
-                    # A copy, so that one remembered row does not keep its whole batch alive.
-                    found[text] = self._symmetric[text] = vec.copy()
-                while len(self._symmetric) > SYMMETRIC_CACHE:
-                    self._symmetric.popitem(last=False)
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        found = self._symmetric.get_many(
+            texts,
+            # Copies, so that one remembered row does not keep its whole batch alive.
+            lambda missing: (v.copy() for v in self._encode(missing, self.query_prompt, batch_size)),
+        )
         return np.stack([found[t] for t in texts])
 
     # --- LangChain Embeddings --------------------------------------------------------------------------
