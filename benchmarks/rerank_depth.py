@@ -36,6 +36,7 @@ from train_scorer import HEADERS, auc, final_scores, per_question, reads  # noqa
 from qa.cross_encoder import load_cross_encoder  # noqa: E402
 from qa.evaluation import load_questions, store_for_corpus  # noqa: E402
 from qa.pipeline import QAService  # noqa: E402
+from qa.refusal import thresholds  # noqa: E402
 from qa.scorer import EvidenceScorer, load_scorer  # noqa: E402
 from qa.settings import get_settings  # noqa: E402
 
@@ -58,17 +59,18 @@ def scores_at(d: scorer_data.SetData, scorer: EvidenceScorer, k: int) -> np.ndar
 def quality_row(d: scorer_data.SetData, scorer: EvidenceScorer, k: int) -> list[object]:
     """Sentence recall, what the LLM reads, answerability AUC, refusals, quote precision and the support
     check's pass rate on answer sentences among the best three, with the settings' thresholds."""
-    s = get_settings()
+    s = get_settings().model_copy(update={"evidence_reader": False})
+    t = thresholds(s)
     p = scores_at(d, scorer, k)
     best, top_right = per_question(d, p)
     ans = d.q_answerable
-    refused = d.q_missing | (best < np.where(d.q_english, s.refusal_threshold_en, s.refusal_threshold_id))
-    quoted = ~refused & (best >= s.quote_threshold)
+    refused = d.q_missing | (best < np.where(d.q_english, t.refuse_en, t.refuse_id))
+    quoted = ~refused & (best >= t.quote)
     passed: list[bool] = []
     for g in np.unique(d.group):
         rows = np.flatnonzero(d.group == g)
         best3 = rows[np.argsort(-p[rows], kind="stable")][:3]
-        passed += [p[i] >= s.support_min_score for i in best3 if d.y[i]]
+        passed += [p[i] >= t.support for i in best3 if d.y[i]]
 
     def share(hits: np.ndarray, mask: np.ndarray = ans) -> str:
         return f"{hits[mask].mean():.3f}" if mask.any() else "–"

@@ -36,13 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import _report as rep  # noqa: E402
 import scorer_data  # noqa: E402
+from _calibration import MAX_FALSE_REFUSALS, QUOTE_PRECISION, quote_threshold, refusal_threshold  # noqa: E402
 
 from qa.cross_encoder import load_cross_encoder  # noqa: E402
+from qa.refusal import thresholds as thresholds_in_force  # noqa: E402
 from qa.scorer import FEATURES, MODEL_PATH, EvidenceScorer, Logistic, rerank_inputs, sigmoid  # noqa: E402
 from qa.settings import get_settings  # noqa: E402
 
-MAX_FALSE_REFUSALS = 0.10
-QUOTE_PRECISION = 0.80
 SUPPORT_RECALL = 0.95  # share of answer-holding sentences in the best three that the support check accepts
 C = 1.0
 RERANK_K = 8  # first-stage candidates the cross-encoder reads (~20 ms each on 2 cores)
@@ -91,25 +91,6 @@ def reads(data: scorer_data.SetData, scores: np.ndarray, n: int, budget: int) ->
             used, taken = used + data.length[i], taken + 1
             hits[g] |= bool(data.y[i])
     return hits
-
-
-def refusal_threshold(best: np.ndarray, answerable: np.ndarray, missing: np.ndarray) -> float:
-    grid = np.unique(np.round(best[np.isfinite(best)], 3))
-    chosen, gain = 0.0, -1.0
-    for t in grid:
-        refused = missing | (best < t)
-        false = refused[answerable].mean() if answerable.any() else 0.0
-        caught = refused[~answerable].mean() if (~answerable).any() else 0.0
-        if false <= MAX_FALSE_REFUSALS and caught - false > gain:
-            chosen, gain = float(t), caught - false
-    return chosen
-
-
-def quote_threshold(best: np.ndarray, right: np.ndarray) -> float:
-    for t in np.unique(np.round(best[np.isfinite(best)], 3)):
-        if right[best >= t].mean() >= QUOTE_PRECISION:
-            return float(t)
-    return 1.0
 
 
 def support_threshold(sets: list[scorer_data.SetData], scores: list[np.ndarray]) -> float:
@@ -264,8 +245,7 @@ def write_report(tune, tune_ce, prefilter, rerank, thresholds, rows, extract_s, 
         f"en {thresholds.get('en', 0):.3f} (at most {MAX_FALSE_REFUSALS:.0%} false refusals), quote "
         f"{thresholds['quote']:.3f} (best sentence right >= {QUOTE_PRECISION:.0%}), support "
         f"{thresholds['support']:.4f} ({SUPPORT_RECALL:.0%} of answer sentences among the best three pass). "
-        f"Settings in force: {s.refusal_threshold_id} / {s.refusal_threshold_en} / {s.quote_threshold} / "
-        f"{s.support_min_score}.\n"
+        f"Thresholds in force: {thresholds_in_force(s.model_copy(update={'evidence_reader': False}))}.\n"
         f"- 'LLM reads' = an answer sentence among the best {s.llm_context_sentences} within "
         f"{s.llm_context_chars} characters. Refusals are the pre-generation policy (a name the articles "
         "never mention, or a best score under the threshold): what the extractive backend does. The "

@@ -3,8 +3,11 @@
 Steps, per answer sentence: parse [n] markers and drop numbers that point at no evidence; check that the
 cited evidence supports the sentence (``supports``: it says the same, it answers the question, and it
 states the sentence's names, numbers and dates); when it does not, or when the sentence has no marker,
-re-cite it to the evidence sentence that does; when nothing supports it, remove it. Finally renumber
-markers 1..m in order of first use so the reader sees [1], [2], ... and the citation list matches.
+re-cite it to the evidence sentence that does; when nothing supports it, remove it. Then make the answer
+agree with the reader (``agree_with_reader``): a sentence naming another answer than the one the reader is
+confident of is replaced by the reader's span. Finally renumber markers 1..m in order of first use so the
+user sees [1], [2], ... and the citation list matches. Only a lead-in that states nothing ("According to
+the articles:") goes unchecked.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ from typing import Any
 import numpy as np
 from sentencex import segment
 
-from qa.facts import unsupported_facts
-from qa.refusal import cited_answers
+from qa.facts import facts, unsupported_facts
+from qa.refusal import cited_answers, confident
 from qa.settings import Settings
 from qa.types import Citation, Evidence, Language
 
@@ -61,10 +64,23 @@ def split_answer(text: str, language: Language) -> list[str]:
     return out
 
 
-def _is_lead_in(sentence: str, body: str) -> bool:
-    """'According to the articles:' carries no claim and needs no citation; a short answer that carries a
-    marker ("Bakhmut [1].") is a claim."""
-    return body.endswith(":") or (len(body.split()) <= 2 and not MARKER.search(sentence))
+def _is_lead_in(body: str, question: str) -> bool:
+    """'According to the articles:' carries no claim and needs no citation: a sentence ending in ':' that
+    states no name, number or month the question did not. Anything else, however short ("Shin Wonsik."),
+    is a claim and is checked."""
+    return body.endswith(":") and not unsupported_facts(body, "", question)
+
+
+def _normal(text: str) -> str:
+    return " ".join(text.casefold().strip("«»\"'“” .").split())
+
+
+def restates_answer(claim: str, ev: Evidence) -> bool:
+    """Whether ``claim`` is words of ``ev`` verbatim that hold the reader's answer span in it: the
+    extractive answer ("Shin Wonsik [1].") and quotes around the span say exactly what the sentence says."""
+    span = _normal(ev.answer)
+    text = _normal(claim)
+    return bool(span and text) and span in text and text in _normal(ev.quote)
 
 
 _TOKEN = re.compile(r"\w{3,}", re.UNICODE)
@@ -132,14 +148,17 @@ def supports(claim: str, similarity: float, ev: Evidence, check: SupportCheck) -
     """Whether evidence ``ev`` supports the answer sentence ``claim``: the one support decision.
 
     Three tests, all required:
-    - the sentence says what the evidence says: e5 cosine at or above the tuned threshold (a claim of a few
+    - the sentence says what the evidence says: it restates the evidence's words around the reader's
+      answer span (``restates_answer``), or e5 cosine is at or above the tuned threshold (a claim of a few
       words instead needs all its words in the evidence; any two short texts score ~0.8 with e5);
     - the evidence answers the question (the scorer's P(answers), ``qa.refusal.cited_answers``): a sentence
       that is merely about the same people or event ("Watson is quoted about Kim's trip") supports no answer;
     - every name, number and month the claim states occurs in the evidence (normalised across languages and
       notations, qa.facts), or in the question it restates: cosine does not notice a wrong person's name.
     """
-    if len(claim.split()) <= SHORT_CLAIM_WORDS:
+    if restates_answer(claim, ev):
+        pass
+    elif len(claim.split()) <= SHORT_CLAIM_WORDS:
         if lexical_support(claim, ev.quote) < 0.99:
             return False
     elif similarity < check.threshold:
@@ -147,6 +166,45 @@ def supports(claim: str, similarity: float, ev: Evidence, check: SupportCheck) -
     if check.answers_question and not cited_answers(ev.score, check.settings):
         return False
     return not unsupported_facts(claim, ev.quote, check.question)
+
+
+def reader_answer(evidence: Sequence[Evidence], settings: Settings) -> Evidence | None:
+    """The evidence sentence whose answer span the reader is confident of (``qa.refusal.confident``), when
+    that span states a name, number or month: the answer a shown sentence may not contradict."""
+    best = max(evidence, key=lambda ev: ev.score, default=None)
+    if best is None or not best.answer or not confident(best.score, settings):
+        return None
+    found = facts(best.answer)
+    return best if found.names or found.numbers or found.months else None
+
+
+def agree_with_reader(
+    kept: list[tuple[str, list[int]]], evidence: Sequence[Evidence], check: SupportCheck
+) -> tuple[list[tuple[str, list[int]]], list[str]]:
+    """The checked sentences made to agree with the reader's confident answer (``reader_answer``).
+
+    Why: the support check asks whether the cited sentence states a claim's names; a model that names the
+    wrong person from a sentence that merely mentions them passes it. When no sentence holds the reader's
+    span, a sentence stating a name, number or month that neither the span nor the question holds gives a
+    different answer: the first is replaced by the span, cited to its sentence, and the others are removed.
+    Sentences that hold the span, or state nothing the span could contradict, stay as they are.
+    """
+    best = reader_answer(evidence, check.settings) if check.answers_question else None
+    if best is None or not kept:
+        return kept, []
+    span = " ".join(best.answer.split())
+    if any(ns and not unsupported_facts(span, body) for body, ns in kept):
+        return kept, []
+    out: list[tuple[str, list[int]]] = []
+    removed: list[str] = []
+    for body, ns in kept:
+        if ns and unsupported_facts(body, span, check.question):
+            if not any(n == [best.n] and b == f"{span}." for b, n in out):
+                out.append((f"{span}.", [best.n]))
+            removed.append(body)
+        else:
+            out.append((body, ns))
+    return out, removed
 
 
 def verify_citations(
@@ -166,7 +224,7 @@ def verify_citations(
     by_n = {ev.n: ev for ev in evidence}
     sentences = split_answer(text, language)
     bodies = [strip_markers(s) for s in sentences]
-    claims = [i for i, b in enumerate(bodies) if b and not _is_lead_in(sentences[i], b)]
+    claims = [i for i, b in enumerate(bodies) if b and not _is_lead_in(b, question)]
     invalid: list[int] = []
     if claims and evidence:
         vecs = embedder.encode_symmetric(
@@ -208,6 +266,8 @@ def verify_citations(
             kept.append((body, supported))
         else:
             removed.append(body)
+    kept, contradicted = agree_with_reader(kept, evidence, check)
+    removed += contradicted
 
     numbering: dict[int, int] = {}
     for _, ns in kept:

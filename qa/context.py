@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from qa.dates import Mention, TimeScope, mentioned_days, parse_day
+from qa.reader import Span, answer_probability, sentence_spans
 from qa.scorer import Candidate, EvidenceScorer, QueryVectors, Reranker, Signals, token_match
 from qa.types import Evidence, Language, Passage
 from vectorstore.lru import LruCache
@@ -153,6 +154,36 @@ def score_candidates(
     return sims + rank_weight * np.array([c.passage.score / best_passage for c in cands]), sims
 
 
+def reader_scores(
+    store: NewsStore, question: str, cands: Sequence[Candidate], reader: Any
+) -> tuple[np.ndarray, list[tuple[int, int] | None]]:
+    """(P(answers), answer span in article characters) per candidate, from the reader (qa.reader).
+
+    Each retrieved passage is read whole, as the reader was trained to read a passage, and every
+    candidate sentence gets the best span inside it scored against "no answer": the margin, as a
+    probability, is the sentence's score (``qa.reader.answer_probability``).
+    """
+    passages: dict[int, tuple[int, str]] = {}
+    for c in cands:
+        if c.rank not in passages:
+            spans = c.passage.sentence_spans or ((c.passage.start, c.passage.end),)
+            lo, hi = spans[0][0], spans[-1][1]
+            raw = ARTICLE_TEXTS.get(store, c.passage.doc_id)
+            passages[c.rank] = (lo, raw[lo:hi] if raw else "")
+    ranks = list(passages)
+    position = {r: i for i, r in enumerate(ranks)}
+    sentences = [
+        (position[c.rank], c.start - passages[c.rank][0], c.end - passages[c.rank][0]) for c in cands
+    ]
+    found: list[Span | None] = sentence_spans(reader, question, [passages[r][1] for r in ranks], sentences)
+    scores = np.array([answer_probability(sp.score) if sp else 0.0 for sp in found])
+    offsets = [
+        (passages[c.rank][0] + sp.start, passages[c.rank][0] + sp.end) if sp else None
+        for c, sp in zip(cands, found, strict=True)
+    ]
+    return scores, offsets
+
+
 def date_order_bonus(mentioned: Sequence[Mention], scope: TimeScope | None, weight: float) -> float:
     """How much a sentence's score moves for the question's days: +``weight`` when
     it mentions a day in the scope, -``weight`` when every day it mentions is outside (it reports another
@@ -174,14 +205,16 @@ def select_evidence(
     scorer: EvidenceScorer | None,
     rank_weight: float,
     reranker: Reranker | None = None,
+    reader: Any = None,
     scope: TimeScope | None = None,
     date_weight: float = 0.0,
     dated_first: bool = False,
 ) -> list[Evidence]:
     """The best-scored sentences of the passages, numbered [1]..[n] from the strongest.
 
-    ``Evidence.score`` is the scorer's probability that the sentence answers the question (qa.scorer), so
-    every later decision (refusal, the support check, what the extractive backend quotes) reads one scale.
+    ``Evidence.score`` is the reader's probability that the sentence holds the answer (``reader_scores``;
+    without a reader, the feature scorer's, qa.scorer), so every later decision (refusal, the support check,
+    what the extractive backend answers) reads one scale; ``Evidence.answer_start/end`` is the reader's span.
     Best first: a small model leans on [1], so [1] should be the sentence most likely to answer. With a date
     in the question, a sentence that mentions a day in it is likelier to answer, one that mentions only other
     days less likely: its score moves by ``date_order_bonus`` (``Settings.date_mention_weight``, set on the
@@ -190,7 +223,16 @@ def select_evidence(
     cands = candidate_sentences(store, passages)
     if not cands:
         return []
-    scores, sims = score_candidates(question, language, embedder, query, cands, scorer, rank_weight, reranker)
+    offsets: list[tuple[int, int] | None] = [None] * len(cands)
+    if reader is not None:
+        sims = candidate_signals(embedder, query, cands).cosine
+        scores, offsets = reader_scores(store, question, cands, reader)
+        # Equal reader scores (no span anywhere) fall back to the cosine order.
+        scores = scores + 1e-6 * sims
+    else:
+        scores, sims = score_candidates(
+            question, language, embedder, query, cands, scorer, rank_weight, reranker
+        )
     days = [
         mentioned_days(c.text, parse_day(c.passage.published) if c.passage.published else None) for c in cands
     ]
@@ -215,13 +257,15 @@ def select_evidence(
                 start=c.start,
                 end=c.end,
                 # The scorer's P(answers); for the cosine baseline, the cosine its thresholds were set on.
-                score=float(scores[i]) if scorer is not None else float(sims[i]),
+                score=float(scores[i]) if scorer is not None or reader is not None else float(sims[i]),
                 title=p.title,
                 outlet=p.outlet,
                 published=p.published,
                 url=p.url,
                 cosine=float(sims[i]),
                 dates=tuple(m.iso() for m in days[i]),
+                answer_start=offsets[i][0] if offsets[i] else -1,
+                answer_end=offsets[i][1] if offsets[i] else -1,
             )
         )
     return evidence

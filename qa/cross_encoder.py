@@ -22,11 +22,8 @@ is cut at the end so that the whole is at most :data:`MAX_LENGTH` tokens: S come
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -266,31 +263,17 @@ def load_cross_encoder(
 
 
 def onnx_file(model_cache: Path, base: Path) -> Path:
-    """The ONNX export of the committed adapter on ``base``, built first if missing or stale: its folder is
-    named by a hash of the adapter, the base's conversion marker and the torch/onnxruntime versions, written
-    in a temporary sibling and moved into place whole."""
-    from importlib import metadata
+    """The ONNX export of the committed adapter on ``base``, built first if missing or stale."""
+    from vectorstore.e5_conversion import MARKER
+    from vectorstore.onnx_encoder import cached_export
 
-    from vectorstore.e5_conversion import MARKER, _exclusive
-
-    h = hashlib.sha256()
-    for path in (MODELS_DIR / ADAPTER_FILE, MODELS_DIR / CONFIG_FILE, base / MARKER):
-        h.update(path.read_bytes())
-    h.update(f"{metadata.version('torch')}|{metadata.version('onnxruntime')}|{ONNX_EXPORT_VERSION}".encode())
-    target = model_cache / f"newsqa-cross-encoder-onnx-{h.hexdigest()[:16]}"
-    model_file = target / "model.onnx"
-    if model_file.is_file():
-        return model_file
-    with _exclusive(model_cache / ".newsqa-cross-encoder-onnx.lock"):
-        if not model_file.is_file():
-            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=model_cache))
-            try:
-                export_onnx(CrossEncoder.load(base, MODELS_DIR), tmp / "model.onnx")
-                tmp.chmod(0o755)
-                os.replace(tmp, target)
-            finally:
-                shutil.rmtree(tmp, ignore_errors=True)
-    return model_file
+    return cached_export(
+        model_cache,
+        "newsqa-cross-encoder-onnx",
+        (MODELS_DIR / ADAPTER_FILE, MODELS_DIR / CONFIG_FILE, base / MARKER),
+        ONNX_EXPORT_VERSION,
+        lambda out: export_onnx(CrossEncoder.load(base, MODELS_DIR), out),
+    )
 
 
 if __name__ == "__main__":

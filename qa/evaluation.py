@@ -243,6 +243,9 @@ def run_eval(
                 "backend": a.backend,
                 # Why a model's answer was replaced by quotes (unverified, wrong language, LLM down).
                 "notice": a.notice,
+                # Why it was refused, and the best evidence score the decision read (qa.refusal).
+                "refusal_reason": a.refusal_reason,
+                "best_score": a.best_score,
                 "total_s": a.timings.get("total_s", 0.0),
                 "first_token_s": a.timings.get("first_token_s", 0.0),
                 "retrieve_s": a.timings.get("retrieve_s", 0.0),

@@ -7,7 +7,6 @@ pipeline run to completion. Heavy objects (embedder, store, LLM) are created onc
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import unicodedata
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from qa.admission import evidence_work, model_wait, rerank_depth
 from qa.backends.base import Backend, BackendError, PromptTimer
 from qa.backends.extractive import ExtractiveBackend
-from qa.citations import MARKER, CheckedAnswer, strip_markers, verify_citations
+from qa.citations import CheckedAnswer, strip_markers, verify_citations
 from qa.context import ARTICLE_TEXTS, llm_evidence, select_evidence, trim_evidence, within_deadline
 from qa.dates import (
     TimeScope,
@@ -34,8 +33,7 @@ from qa.dates import (
 from qa.followup import standalone_question
 from qa.grounding import missing_names
 from qa.language import answer_language, detect_language
-from qa.prompt import NO_ANSWER
-from qa.refusal import Verdict, decide
+from qa.refusal import Verdict, decide, model_declined, notice
 from qa.retrieval import ArticleFilter, HybridSearcher
 from qa.scorer import QueryVectors, load_scorer
 from qa.settings import Settings, get_settings
@@ -62,10 +60,6 @@ REFUSAL: dict[Language, str] = {
 FALLBACK_NOTICE: dict[Language, str] = {
     "id": "Model bahasa tidak dapat dihubungi ({reason}); jawaban ini berupa kutipan langsung dari artikel.",
     "en": "The language model is unavailable ({reason}); this answer quotes the articles directly.",
-}
-UNGROUNDED_NOTICE: dict[Language, str] = {
-    "id": "Artikel yang ditemukan tidak menyebut: {names}.",
-    "en": "The articles found never mention: {names}.",
 }
 UNVERIFIED_NOTICE: dict[Language, str] = {
     "id": "Jawaban model tidak dapat diverifikasi; ini kutipan langsung dari sumber yang paling menjawab.",
@@ -101,11 +95,6 @@ BUSY_NOTICE: dict[Language, str] = {
     "en": "The language model is busy (about {wait} s queue); this answer quotes the articles directly. "
     "Choose “Ask the model” to wait for its answer.",
 }
-_MODEL_REFUSAL = re.compile(
-    r"NO_ANSWER|NO ANSWER|tidak (ada|terdapat|memuat|menyebutkan|disebutkan)|"
-    r"do(es)? not (contain|mention|say|provide)|cannot (be )?answer|not (mentioned|provided)",
-    re.IGNORECASE,
-)
 
 
 class QuestionError(ValueError):
@@ -131,6 +120,8 @@ class EvidenceEvent:
     where: ArticleFilter = field(default_factory=ArticleFilter)
     timeline: bool = False  # the question asks how something developed (qa.timeline)
     events: list[TimelineEvent] = field(default_factory=list)  # its dated events, in date order
+    reason: str = ""  # why it is refused before generation (qa.refusal.Decision.reason)
+    best_score: float | None = None  # the strongest evidence sentence's score (None: no evidence)
 
 
 @dataclass
@@ -184,6 +175,7 @@ class QAService:
     _outlets: dict[str, str] = field(default_factory=dict)  # casefolded -> as stored
     _dated_share: float = 0.0  # share of the store's articles with a publication date
     _cross_encoder: CrossEncoder | OnnxCrossEncoder | None = None
+    _reader: Any = None
 
     # --- shared components -------------------------------------------------------------------
     @property
@@ -212,6 +204,21 @@ class QAService:
                     s.model_cache, onnx=s.encoder != "torch", threads=s.encoder_threads
                 )
             return self._cross_encoder
+
+    @property
+    def reader(self) -> Any:
+        """The extractive reader (qa/reader.py) that scores every evidence sentence, loaded once; None when
+        switched off (the feature scorer then decides, for same-run baselines) or when the embedder is not
+        e5 (the reader's lower layers are e5's own)."""
+        s = self.settings
+        if not s.reader_on:
+            return None
+        with self._lock:
+            if self._reader is None:
+                from qa.reader import load_reader
+
+                self._reader = load_reader(s.model_cache, threads=s.encoder_threads)
+            return self._reader
 
     def searcher(self) -> HybridSearcher:
         s = self.settings
@@ -390,6 +397,7 @@ class QAService:
         passages = self.searcher().search(
             searched, language, k, where, query_vector=qvec, per_article=per_article
         )
+        feature_scorer = s.evidence_scorer and not s.reader_on  # the baseline the reader replaces
         evidence = select_evidence(
             self.store,
             embedder,
@@ -398,9 +406,10 @@ class QAService:
             query,
             passages,
             sentences,
-            scorer=replace(load_scorer(), rerank_k=rerank_depth(s)) if s.evidence_scorer else None,
+            scorer=replace(load_scorer(), rerank_k=rerank_depth(s)) if feature_scorer else None,
             rank_weight=s.evidence_rank_weight,
-            reranker=self.cross_encoder if s.evidence_scorer else None,
+            reranker=self.cross_encoder if feature_scorer else None,
+            reader=self.reader,
             scope=scope,
             date_weight=s.date_mention_weight if scope and scope.filtered else 0.0,
             dated_first=timeline,
@@ -416,7 +425,14 @@ class QAService:
             best_first = sorted(evidence, key=lambda ev: ev.score, reverse=True)[: s.context_sentences]
             evidence = [replace(ev, n=n) for n, ev in enumerate(best_first, start=1)]
         best = max((ev.score for ev in evidence), default=None)
-        decision = decide(language, s, best, missing_names=missing, timeline_events=len(events))
+        decision = decide(
+            language,
+            s,
+            best,
+            missing_names=missing,
+            timeline_events=len(events),
+            date_filtered=bool(scope and scope.filtered),
+        )
         return EvidenceEvent(
             language,
             standalone,
@@ -430,6 +446,8 @@ class QAService:
             where=where,
             timeline=timeline,
             events=events,
+            reason=decision.reason if decision.verdict == Verdict.REFUSE else "",
+            best_score=best,
         )
 
     def stream(
@@ -463,10 +481,10 @@ class QAService:
         base = Answer(text="", language=language, refused=False, backend=name, question=question)
         base.standalone_question = standalone
         base.notice = date_notice(gathered.scope, language)
+        base.best_score = gathered.best_score
         if weak or not evidence:
-            if gathered.missing_names:
-                base.notice = UNGROUNDED_NOTICE[language].format(names=", ".join(gathered.missing_names))
-            yield AnswerEvent(self._refusal(base, evidence, timings, started))
+            reason = gathered.reason or "weak-evidence"
+            yield AnswerEvent(self._refusal(base, evidence, timings, started, reason, gathered.missing_names))
             return
         name = self._admit(base, name, wait_for_model)
         if len(gathered.events) >= 2:
@@ -498,7 +516,8 @@ class QAService:
         timings["first_token_s"] = first_token if first_token is not None else time.perf_counter() - started
         checked = self._check_draft("".join(pieces).strip(), base, gathered, given, name)
         if not checked.text:
-            yield AnswerEvent(self._refusal(base, evidence, timings, started))
+            reason = base.refusal_reason or "unsupported"
+            yield AnswerEvent(self._refusal(base, evidence, timings, started, reason))
             return
         base.text = checked.text
         base.citations = checked.citations
@@ -516,13 +535,7 @@ class QAService:
         s, language, standalone, evidence = (
             self.settings, gathered.language, gathered.standalone_question, gathered.evidence
         )  # fmt: skip
-        words = strip_markers(raw)
-        model_refused = not raw or NO_ANSWER in raw
-        if base.backend != "extractive":
-            # Only markers ("[2]"): the model pointed at a source but stated nothing. Seen on unanswerable
-            # questions as often as on answerable ones, so it is not taken as an answer.
-            model_refused = model_refused or not any(ch.isalnum() for ch in words)
-            model_refused = model_refused or (not MARKER.search(raw) and bool(_MODEL_REFUSAL.search(raw)))
+        model_refused = model_declined(raw, extractive=base.backend == "extractive")
         checked = CheckedAnswer("", [])
         if not model_refused:
             checked = self._verify(raw, given, standalone, language)
@@ -549,6 +562,8 @@ class QAService:
                 base.backend = "extractive"
                 base.notice = base.notice or QUOTED_NOTICE[decision.reason][language]
                 checked = self._quoted(standalone, evidence[:1], language)
+            else:
+                base.refusal_reason = decision.reason
         return checked
 
     def _admit(self, base: Answer, name: str, wait_for_model: bool) -> str:
@@ -660,10 +675,20 @@ class QAService:
         return self._verify(quoted, sources, question, language)
 
     def _refusal(
-        self, base: Answer, evidence: Sequence[Evidence], timings: dict[str, float], started: float
+        self,
+        base: Answer,
+        evidence: Sequence[Evidence],
+        timings: dict[str, float],
+        started: float,
+        reason: str,
+        names: Sequence[str] = (),
     ) -> Answer:
+        """The refusal, with why (qa.refusal ``notice``, after any date notice) and the closest
+        sentences as related sources."""
         base.text = REFUSAL[base.language]
         base.refused = True
+        base.refusal_reason = reason
+        base.notice = " ".join(x for x in (notice(reason, base.language, names), base.notice) if x)
         base.citations = []
         base.related = [Citation.from_evidence(ev) for ev in evidence]
         timings.setdefault("first_token_s", time.perf_counter() - started)

@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # Rank evidence sentences by the question-aware scorer (qa/scorer.py: P(the sentence answers the
     # question)) instead of e5 cosine + passage rank. Off only to measure the cosine baseline in the same run.
     evidence_scorer: bool = True
+    # The extractive reader (qa/reader.py) scores every evidence sentence instead: P(it holds the answer),
+    # its span vs "no answer", and its span is what the extractive backend answers with and what a shown
+    # sentence must agree with. Off by default: the committed reader does not yet beat the feature scorer
+    # on answerability or, on two of four sets, on the first evidence sentence (docs/benchmarks.md,
+    # "Reader in the pipeline"); on for every reader test and benchmark.
+    evidence_reader: bool = False
     # The scorer's second stage: a fine-tuned cross-encoder reads the question with each of the first stage's
     # best sentences (qa/cross_encoder.py; ~20 ms a sentence on 2 cores). Off: the first stage alone.
     evidence_cross_encoder: bool = True
@@ -134,24 +140,20 @@ class Settings(BaseSettings):
     # Sentences longer than this are cut, for an LLM, to the clauses closest to the question (0: never).
     # Off: it cut answers on three of four dev sets (docs/benchmarks.md).
     llm_sentence_chars: int = Field(default=0, ge=0, le=5_000)
-    # The scorer's best P(answers) below which no evidence sentence answers the question: the question is
-    # refused before generation, and a cited sentence under it supports no claim (qa/refusal.py). Per
-    # question language, calibrated on the dev sets' tune split (benchmarks/train_scorer.py).
-    # The values are the calibration stored with the weights (qa/models/evidence_scorer.json "thresholds";
-    # a test keeps the two equal): at most 10% false refusals on the held-out tune questions.
-    refusal_threshold_id: float = Field(default=0.13, ge=0.0, le=1.0)
-    refusal_threshold_en: float = Field(default=0.045, ge=0.0, le=1.0)
-    # When the model declines (NO_ANSWER) or none of its sentences survive the support check, the best
-    # evidence sentence is quoted instead of refusing if the scorer's P(answers) is at least this (the best
-    # sentence then holds the answer >= 80% of the time on the held-out tune questions).
-    quote_threshold: float = Field(default=0.649, ge=0.0, le=1.0)
+    # Evidence-score thresholds (qa/refusal.py ``thresholds``). None, the default: the calibration stored
+    # with the active model's weights (qa/models/reader_config.json "thresholds" for the reader,
+    # qa/models/evidence_scorer.json for the feature scorer), the one source; a value here overrides it.
+    # Refusal (per question language): a question whose best evidence sentence scores below it is refused.
+    refusal_threshold_id: float | None = Field(default=None, ge=0.0, le=1.0)
+    refusal_threshold_en: float | None = Field(default=None, ge=0.0, le=1.0)
+    # When the model declines or none of its sentences survive the check, the best sentence is quoted
+    # instead of refusing if it scores at least this.
+    quote_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    # A *cited* sentence needs at least this for a claim to stand (qa/citations.py ``supports``).
+    support_min_score: float | None = Field(default=None, ge=0.0, le=1.0)
     # Refuse an Indonesian question that names something (a name, acronym or number) the retrieved articles
     # never mention (qa/grounding.py; benchmarks/name_grounding.py measures it on the dev sets).
     refuse_missing_names: bool = True
-    # The scorer's P(answers) a *cited* sentence needs for a claim to stand (qa/citations.py ``supports``):
-    # 95% of the answer-holding sentences among a question's best three score at least this on the held-out
-    # tune questions. Lower than the refusal threshold, which is set on a question's best sentence.
-    support_min_score: float = Field(default=0.0573, ge=0.0, le=1.0)
     # A timeline's events: dated sentences at least this close (e5 cosine) to the question, per question
     # language (an English question sits further from Indonesian sentences). The scorer's P(answers),
     # trained on questions with one answer, rates every event of "how did X develop" near 0. Set from the
@@ -217,6 +219,12 @@ class Settings(BaseSettings):
     def chats_path(self) -> Path:
         """Where saved chats live: ``chats_db``, else next to the store so one folder holds a deployment."""
         return self.chats_db or self.store.parent / "chats.sqlite3"
+
+    @property
+    def reader_on(self) -> bool:
+        """Whether the extractive reader scores evidence: it is switched on and its lower layers (e5's own)
+        are the embedder's. Everything that depends on which model scores evidence asks this."""
+        return self.evidence_reader and self.embedding_model == "multilingual-e5-small"
 
     @property
     def api_auth_on(self) -> bool:

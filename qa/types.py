@@ -46,6 +46,16 @@ class Evidence:
     cosine: float = 0.0
     # The days the sentence mentions (ISO), read against ``published`` (qa.dates.mentioned_days).
     dates: tuple[str, ...] = ()
+    # The reader's best answer span inside the sentence (characters of the raw article; -1: none).
+    answer_start: int = -1
+    answer_end: int = -1
+
+    @property
+    def answer(self) -> str:
+        """The text of the reader's answer span ('' when it has none)."""
+        if not self.start <= self.answer_start < self.answer_end <= self.end:
+            return ""
+        return self.quote[self.answer_start - self.start : self.answer_end - self.start]
 
 
 @dataclass
@@ -61,6 +71,9 @@ class Citation:
     end: int
     score: float
     dates: list[str] = field(default_factory=list)
+    # The reader's answer span inside ``quote`` (characters of the raw article, as start/end; -1: none).
+    answer_start: int = -1
+    answer_end: int = -1
 
     @classmethod
     def from_evidence(cls, ev: Evidence) -> Citation:
@@ -76,6 +89,8 @@ class Citation:
             end=ev.end,
             score=round(float(ev.score), 4),
             dates=list(ev.dates),
+            answer_start=ev.answer_start,
+            answer_end=ev.answer_end,
         )
 
 
@@ -96,6 +111,11 @@ class Answer:
     # Answered from quotes because the language model was busy (qa/admission.py): it can be asked again
     # with ``wait_for_model``.
     model_busy: bool = False
+    # Why it was refused (qa.refusal.Decision.reason; "" when answered) and the best evidence score the
+    # decision read (the reader's P(answer) of the strongest sentence; None: no evidence), so every
+    # refusal can be traced.
+    refusal_reason: str = ""
+    best_score: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape shared by ``newsqa ask --json`` and the web ``/ask`` endpoint."""
@@ -112,4 +132,6 @@ class Answer:
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "timeline": self.timeline,
             "model_busy": self.model_busy,
+            "refusal_reason": self.refusal_reason,
+            "best_score": None if self.best_score is None else round(self.best_score, 4),
         }

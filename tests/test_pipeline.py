@@ -62,7 +62,8 @@ def test_a_near_miss_question_about_a_person_the_articles_name_is_refused(sample
     assert "Belousov" in gathered.evidence[0].quote  # the related sentences were found...
     a = sample_service.answer("Di kota mana Belousov lahir?")
     assert a.refused and a.language == "id"  # ...and judged not to answer
-    assert "tidak memuat jawaban" in a.text and a.notice == ""
+    assert "tidak memuat jawaban" in a.text and a.refusal_reason == "weak-evidence"
+    assert "tidak ada kalimat" in a.notice.lower()  # the notice says why
     assert a.citations == [] and a.related
 
 
@@ -171,10 +172,11 @@ def test_cli_ask_outlet_and_date_filters(sample_store_dir):
         [*cmd, "Korea Utara Rusia", "--outlet", "liputan6.com", "--json"], capture_output=True, text=True
     )
     assert out.returncode == 0, out.stderr
-    assert {c["outlet"] for c in json.loads(out.stdout)["citations"]} == {"Liputan6.com"}
+    shown = json.loads(out.stdout)  # a keyword query may be refused; what it read is still filtered
+    assert {c["outlet"] for c in shown["citations"] + shown["related"]} == {"Liputan6.com"}
     ranged = [*cmd, "Korea Utara Rusia", "--since", "2024-11-12", "--until", "2024-11-12", "--json"]
-    out = subprocess.run(ranged, capture_output=True, text=True)
-    assert {c["published"] for c in json.loads(out.stdout)["citations"]} == {"2024-11-12"}
+    shown = json.loads(subprocess.run(ranged, capture_output=True, text=True).stdout)
+    assert {c["published"] for c in shown["citations"] + shown["related"]} == {"2024-11-12"}
     relative = [*cmd, "Apa yang terjadi kemarin di Pyongyang?", "--as-of", "2024-11-30", "--json"]
     data = json.loads(subprocess.run(relative, capture_output=True, text=True).stdout)
     assert "29 November 2024" in data["notice"] and not data["refused"]
@@ -250,9 +252,14 @@ def _service_with_model_reply(sample_store_dir, reply: str, **overrides) -> QASe
 
 
 def test_markers_without_words_are_a_refusal_not_an_answer(sample_store_dir):
-    a = _service_with_model_reply(sample_store_dir, "[2]").answer("Siapa yang digantikan Belousov?")
+    """A reply of markers alone states nothing: it is the model declining, so the policy refuses (or, when
+    the reader is confident of the best sentence, quotes it instead, saying the model gave no answer)."""
+    question = "Siapa yang digantikan Belousov?"
+    a = _service_with_model_reply(sample_store_dir, "[2]", quote_threshold=1.0).answer(question)
     assert a.refused and not a.citations and a.related
-    assert a.text.startswith("Maaf")
+    assert a.text.startswith("Maaf") and a.refusal_reason == "model-no-answer"
+    quoted = _service_with_model_reply(sample_store_dir, "[2]", quote_threshold=0.0).answer(question)
+    assert not quoted.refused and quoted.backend == "extractive" and "Model tidak menjawab" in quoted.notice
 
 
 def test_an_unverifiable_answer_is_replaced_by_the_best_quote_or_refused(sample_store_dir):

@@ -65,7 +65,7 @@ def test_a_near_miss_question_is_judged_unanswered_by_the_same_sentence(
     embedder, reranker, answered, near_miss, language
 ) -> None:
     sentence = ["Perserikatan Bangsa-Bangsa (PBB) didirikan pada 24 Oktober 1945 di San Francisco."]
-    settings = Settings()
+    settings = Settings(evidence_reader=False)  # the scorer's own thresholds
     founded = _scores(embedder, reranker, answered, language, sentence)[0]
     dissolved = _scores(embedder, reranker, near_miss, language, sentence)[0]
     assert answers(founded, language, settings) and not answers(dissolved, language, settings)
@@ -116,21 +116,26 @@ def test_a_wrong_person_claim_is_re_cited_or_removed(embedder, reranker) -> None
     assert [c.doc_id for c in checked.citations] == ["a"]  # re-cited to the sentence that names him
 
 
-def test_settings_use_the_thresholds_calibrated_with_the_weights() -> None:
-    """The settings are the one place thresholds are read from; they must be the ones calibrated together
-    with the committed weights (benchmarks/train_scorer.py writes them next to the weights)."""
+def test_the_thresholds_in_force_are_the_ones_stored_with_the_active_model() -> None:
+    """One source: with no override in settings, the thresholds are read from the calibration stored with
+    the weights of the model that scores evidence (the reader's, or the scorer's when it is off)."""
     import json
 
-    from qa.scorer import MODEL_PATH
+    from qa.refusal import READER_THRESHOLDS, SCORER_THRESHOLDS, thresholds
 
-    calibrated = json.loads(MODEL_PATH.read_text(encoding="utf-8"))["thresholds"]
-    s = Settings()
-    assert (s.refusal_threshold_id, s.refusal_threshold_en, s.quote_threshold, s.support_min_score) == (
-        calibrated["id"],
-        calibrated["en"],
-        calibrated["quote"],
-        calibrated["support"],
-    )
+    for settings, path in (
+        (Settings(evidence_reader=True), READER_THRESHOLDS),
+        (Settings(), SCORER_THRESHOLDS),
+    ):
+        stored = json.loads(path.read_text(encoding="utf-8"))["thresholds"]
+        t = thresholds(settings)
+        assert (t.refuse_id, t.refuse_en, t.quote, t.support) == (
+            stored["id"],
+            stored["en"],
+            stored["quote"],
+            stored["support"],
+        )
+    assert thresholds(Settings(quote_threshold=0.5)).quote == 0.5
 
 
 def test_the_cross_encoder_reads_as_many_sentences_as_the_setting_says(sample_store_dir) -> None:
@@ -141,7 +146,7 @@ def test_the_cross_encoder_reads_as_many_sentences_as_the_setting_says(sample_st
 
     read: list[int] = []
     for k in (8, 3):
-        service = QAService(make_settings(sample_store_dir, evidence_rerank_k=k))
+        service = QAService(make_settings(sample_store_dir, evidence_rerank_k=k, evidence_reader=False))
         reranker = service.cross_encoder
         assert reranker is not None
         original = reranker.score

@@ -144,6 +144,16 @@ class Span:
     primary: bool
 
 
+def quote_html(src: Source, quote: str) -> str:
+    """The cited sentence, escaped, with the reader's answer span in it marked (``answer_start``/
+    ``answer_end`` are article offsets, like the sentence's ``start``): what the answer was taken from."""
+    start, a, b = int(src.get("start", -1)), int(src.get("answer_start", -1)), int(src.get("answer_end", -1))
+    if not 0 <= start <= a < b <= start + len(quote):
+        return esc(quote)
+    a, b = a - start, b - start
+    return f'{esc(quote[:a])}<mark class="nqa-span">{esc(quote[a:b])}</mark>{esc(quote[b:])}'
+
+
 def highlight_article(text: str, spans: Sequence[Span]) -> str:
     """The whole article, escaped, with each valid ``[start:end)`` span in a ``<mark>``.
 
@@ -230,7 +240,7 @@ def _card(
         f'<div class="nqa-card-head">{badge}<div class="nqa-card-meta">'
         f'<div class="nqa-meta">{" · ".join(meta)}</div>'
         f'<div class="nqa-title">{esc(title)}</div></div></div>'
-        f'<blockquote class="nqa-quote">{esc(quote)}</blockquote>'
+        f'<blockquote class="nqa-quote">{quote_html(src, quote)}</blockquote>'
         f'<details class="nqa-details"{" open" if open_ else ""}>'
         f"<summary>{esc(t(lang, 'open_article'))}</summary>"
         f'<div class="nqa-article"><div class="nqa-docid">{esc(doc_id)}</div>{body}</div></details>'
@@ -422,6 +432,7 @@ CSS = """
 .nqa-score { opacity: 0.75; }
 .nqa-docid-inline { font-family: var(--font-mono); font-size: 0.75rem; }
 .nqa-title { font-weight: 600; line-height: 1.3; margin-top: 2px; }
+.nqa-span { background: var(--color-accent-soft, #fde68a); font-weight: 600; padding: 0 2px; }
 .nqa-quote { margin: 8px 0 4px; padding: 4px 0 4px 10px; border-left: 3px solid var(--color-accent);
   color: var(--body-text-color); font-size: 0.9rem; }
 .nqa-details summary { cursor: pointer; color: var(--color-accent); font-size: 0.85rem; margin-top: 4px; }

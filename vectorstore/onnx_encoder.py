@@ -24,7 +24,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -127,6 +127,37 @@ def _export(model_dir: Path, out: Path) -> None:
             return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
     trace_to_onnx(_Hidden(model), out, "hidden", {0: "batch", 1: "tokens"})
+
+
+def cached_export(
+    model_cache: Path, name: str, sources: Sequence[Path], version: int, build: Callable[[Path], None]
+) -> Path:
+    """``model_cache/<name>-<hash>/model.onnx``, built first by ``build(path)`` if missing or stale.
+
+    The folder is named by a hash of ``sources`` (the weights and configs it is made from), the torch and
+    onnxruntime versions and the export ``version``, so a change to any of them makes a new export; it is
+    written in a temporary sibling and moved into place whole, under a lock other processes wait on.
+    """
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sources:
+        h.update(path.read_bytes())
+    h.update(f"{metadata.version('torch')}|{metadata.version('onnxruntime')}|{version}".encode())
+    target = model_cache / f"{name}-{h.hexdigest()[:16]}"
+    model_file = target / "model.onnx"
+    if model_file.is_file():
+        return model_file
+    with _exclusive(model_cache / f".{name}.lock"):
+        if not model_file.is_file():
+            tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=model_cache))
+            try:
+                build(tmp / "model.onnx")
+                tmp.chmod(0o755)
+                os.replace(tmp, target)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+    return model_file
 
 
 def trace_to_onnx(module: Any, out: Path, output: str, output_axes: dict[int, str], pad_id: int = 1) -> None:
