@@ -80,7 +80,7 @@ def main() -> None:
         f"{'all' if not args.limit else f'the first {args.limit}'} questions of it in file order. "
         "Variants in the same run: `cosine` = evidence by e5 cosine + passage score and refusal on the best "
         "cosine (0.79 id / 0.78 en), no quoting when the model declines; `scorer` = the feature scorer + "
-        "cross-encoder with its thresholds (the default); `reader` = the extractive reader with its thresholds. "
+        "cross-encoder with its thresholds (the default); `reader` = the extractive reader, its thresholds. "
         "'unsupported sentences' = shown cited sentences with a name, number or date their citations do not "
         "contain.\n\n" + rep.table(["set", "questions", "variant", *(label for _, label in METRICS)], rows)
     )

@@ -211,3 +211,15 @@ def test_an_unsure_reader_does_not_overrule_the_support_check(embedder):
         claim, _replaced_evidence(0.5), embedder, "id", 0.8, question=question, settings=settings
     )
     assert checked.text == claim  # the fact check alone cannot tell: the sentence does name Putin
+
+
+def test_the_cited_sentence_marks_the_readers_span_and_escapes_the_rest() -> None:
+    from ui.render import quote_html
+
+    quote = "Penasihat <b>Yoon</b>, Shin Wonsik, berkata."
+    start = 100  # citation offsets are article offsets
+    a = start + quote.index("Shin Wonsik")
+    src = {"start": start, "answer_start": a, "answer_end": a + len("Shin Wonsik")}
+    html = quote_html(src, quote)
+    assert '<mark class="nqa-span">Shin Wonsik</mark>' in html and "&lt;b&gt;" in html
+    assert "<mark" not in quote_html({"start": start}, quote)  # no span: the sentence as it is

@@ -87,7 +87,10 @@ def test_openai_backend_answers_through_a_real_server(sample_store_dir, smollm2_
         sample_store_dir, backend="openai", openai_base_url=smollm2_server, max_new_tokens=40
     )
     a = QAService(settings).answer("Who did Belousov replace?")
-    assert a.backend == "openai" and not a.notice
+    assert a.backend == "openai"  # no fallback: a notice, if any, is the refusal's reason
+    assert not a.notice or (
+        a.refused and a.refusal_reason in {"unsupported", "model-no-answer", "weak-evidence"}
+    )
     # SmolLM2-135M writes nonsense: whatever survives verification must be cited, or the answer is refused.
     assert a.refused or (a.citations and all(f"[{c.n}]" in a.text for c in a.citations))
 
