@@ -114,14 +114,21 @@ def candidate_sentences(store: NewsStore, passages: Sequence[Passage]) -> list[C
     return out
 
 
+def candidate_cosines(
+    embedder: Any, query: QueryVectors, cands: Sequence[Candidate]
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each candidate's e5 similarity to the question, and its token vectors (both from the sentence
+    cache): what the reader path needs (tie-break, timeline events), and where the scorer's signals start."""
+    vectors, tokens = SENTENCE_VECTORS.get(embedder, [(c.passage.doc_id, c.start, c.text) for c in cands])
+    return vectors @ np.asarray(query.vector, dtype=np.float32), tokens
+
+
 def candidate_signals(embedder: Any, query: QueryVectors, cands: Sequence[Candidate]) -> Signals:
     """The embedding signals the scorer reads for each candidate: its e5 similarity to the question, the
     best of its neighbours' (its own where it has none), and token-level matching of the question against
     the sentence and against its window (qa.scorer.token_match). Neighbours are sentences of the same
     passage, so their vectors come from the same cache."""
-    keys = [(c.passage.doc_id, c.start, c.text) for c in cands]
-    vectors, tokens = SENTENCE_VECTORS.get(embedder, keys)
-    sims = vectors @ np.asarray(query.vector, dtype=np.float32)
+    sims, tokens = candidate_cosines(embedder, query, cands)
     index = {(c.passage.doc_id, c.text): i for i, c in enumerate(cands)}
     neighbours = np.zeros(len(cands))
     matches = np.zeros((len(cands), 4))
@@ -225,7 +232,7 @@ def select_evidence(
         return []
     offsets: list[tuple[int, int] | None] = [None] * len(cands)
     if reader is not None:
-        sims = candidate_signals(embedder, query, cands).cosine
+        sims = candidate_cosines(embedder, query, cands)[0]
         scores, offsets = reader_scores(store, question, cands, reader)
         # Equal reader scores (no span anywhere) fall back to the cosine order.
         scores = scores + 1e-6 * sims
